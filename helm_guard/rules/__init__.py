@@ -12,10 +12,37 @@ Every rule module defines:
 
 from __future__ import annotations
 
+from functools import cache
 from types import ModuleType
 from typing import NamedTuple
 
-RULE_MODULES: tuple[str, ...] = ()  # filled as rule modules land; order = documentation order
+RULE_MODULES: tuple[str, ...] = (  # order = documentation order
+    "hg101_syntax_error",
+    "hg102_duplicate_key",
+    "hg103_unreadable_config",
+    "hg201_shop_schema",
+    "hg202_wrangler_schema",
+    "hg203_wrangler_validation",
+    "hg301_worker_name",
+    "hg302_confusable_name",
+    "hg401_d1_database_name",
+    "hg402_d1_database_id",
+    "hg403_d1_registry_mismatch",
+    "hg404_d1_foreign_preview",
+    "hg501_r2_bucket",
+    "hg502_r2_foreign_preview",
+    "hg601_shared_resource",
+    "hg602_registry_without_config",
+    "hg603_unregistered_target",
+    "hg604_account_id",
+    "hg605_shared_base_binds",
+    "hg606_uncovered_config",
+    "hg701_env_inheritance_gap",
+    "hg702_inherited_routes",
+    "hg801_cross_shop_reference",
+    "hg802_unverifiable_binding",
+    "hg901_secret_in_vars",
+)
 
 
 class RuleMeta(NamedTuple):
@@ -26,6 +53,7 @@ class RuleMeta(NamedTuple):
     doc: str
 
 
+@cache
 def _load() -> dict[str, ModuleType]:
     import importlib
 
@@ -34,6 +62,17 @@ def _load() -> dict[str, ModuleType]:
         module = importlib.import_module(f"helm_guard.rules.{name}")
         rules[module.ID] = module
     return rules
+
+
+def all_rules() -> list[ModuleType]:
+    return list(_load().values())
+
+
+def get(rule_id: str) -> ModuleType:
+    rules = _load()
+    if rule_id not in rules:
+        raise KeyError(f"no rule {rule_id!r}; known rules: {', '.join(rules)}")
+    return rules[rule_id]
 
 
 def rule_meta() -> list[RuleMeta]:

@@ -1,0 +1,210 @@
+"""The check engine: parse every config of the fleet, resolve its targets, run every rule,
+and turn the rules' problems into positioned findings.
+
+Rules never compute positions: they yield `Problem(source, json_path, message, shop)` and the
+engine asks the source document for the span only when a problem exists (positions cost a
+positional parse; most files of a clean fleet never need one).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any, NamedTuple
+
+from helm_guard import jsonc
+from helm_guard.finding import Finding
+from helm_guard.fleet import ConfigEntry, Fleet, Tenant, classify_env
+from helm_guard.jsonc import Document, JsonPath, Span
+from helm_guard.resolve import Target, resolve
+
+
+class ConfigFile:
+    """One config file of the fleet: where it is, what it says, what wrangler makes of it."""
+
+    __slots__ = ("entry", "doc", "read_error", "targets")
+
+    def __init__(self, entry: ConfigEntry) -> None:
+        self.entry = entry
+        self.doc: Document | None = None
+        self.read_error: str | None = None
+        self.targets: list[TargetInfo] = []
+
+    @property
+    def rel(self) -> str:
+        return self.entry.rel
+
+
+class TargetInfo(NamedTuple):
+    """A resolved deploy target and the tenant it belongs to (None when it has none)."""
+
+    file: ConfigFile
+    target: Target
+    tenant: Tenant | None
+    is_base: bool  # the shared top level of an env-per-shop file
+    unresolved: str | None  # why the target has no tenant
+
+    @property
+    def shop(self) -> str | None:
+        return self.tenant.shop if self.tenant else None
+
+
+class Problem(NamedTuple):
+    """What a rule reports; the engine adds rule ID, severity and position."""
+
+    source: Document | None
+    rel: str
+    json_path: JsonPath
+    message: str
+    shop: str | None = None
+    span: Span | None = None  # explicit position (parse errors); else computed from json_path
+    at_key: bool = False  # point at the key rather than the value
+
+
+class Context:
+    """Everything a rule may look at: the fleet, its files, its targets, and an index of which
+    tenant owns which resource identity (built once)."""
+
+    def __init__(self, fleet: Fleet, files: list[ConfigFile], fleet_doc: Document) -> None:
+        self.fleet = fleet
+        self.files = files
+        self.fleet_doc = fleet_doc
+        self.targets = [t for f in files for t in f.targets]
+        self.wrangler_validator: Any = None
+        self._owners: dict[str, Tenant] | None = None
+        self.cache: dict[str, Any] = {}  # per-run memo for rules (e.g. name skeletons)
+
+    def problem(self, t: TargetInfo, parts: JsonPath, message: str, **kw: Any) -> Problem:
+        return Problem(t.file.doc, t.file.rel, parts, message, t.shop, **kw)
+
+    @property
+    def owners(self) -> dict[str, Tenant]:
+        """Resource identity -> the tenant that owns it, from naming templates + registry
+        (the truth), not from the configs."""
+        if self._owners is None:
+            owners: dict[str, Tenant] = {}
+            for tenant in self.fleet.tenants():
+                exp = self.fleet.expected(tenant)
+                entry = self.fleet.shops.get(tenant.shop, {})
+                if tenant.stage is not None:
+                    entry = entry.get("stages", {}).get(tenant.stage, {})
+                values = [exp.worker, exp.database_name, exp.bucket_name,
+                          exp.database_id, exp.preview_database_id, exp.preview_bucket_name,
+                          *entry.get("kv_namespaces", ()), *entry.get("routes", ())]
+                for v in values:
+                    if v:
+                        owners.setdefault(v.lower(), tenant)
+            self._owners = owners
+        return self._owners
+
+    def owner_of(self, value: object) -> Tenant | None:
+        if not isinstance(value, str):
+            return None
+        return self.owners.get(value.lower())
+
+
+def load_files(fleet: Fleet) -> list[ConfigFile]:
+    files = []
+    for entry in fleet.config_entries():
+        cf = ConfigFile(entry)
+        if not entry.inside:
+            cf.read_error = ("the path leads outside the fleet repository (a symlink?): "
+                             "configs must live in the repository")
+        else:
+            try:
+                cf.doc = jsonc.parse_file(entry.path)
+            except IsADirectoryError:
+                cf.read_error = "is a directory, not a config file"
+            except OSError as exc:
+                cf.read_error = f"cannot read the file: {exc.strerror or exc}"
+        if cf.doc is not None and cf.doc.error is None:
+            for target in resolve(cf.doc.value, entry.rel):
+                tenant_or_why = classify_env(fleet, entry, target.env)
+                if tenant_or_why == "base":
+                    info = TargetInfo(cf, target, None, True, None)
+                elif isinstance(tenant_or_why, Tenant):
+                    info = TargetInfo(cf, target, tenant_or_why, False, None)
+                else:
+                    info = TargetInfo(cf, target, None, False, tenant_or_why)
+                cf.targets.append(info)
+        files.append(cf)
+    return files
+
+
+class CheckResult(NamedTuple):
+    findings: list[Finding]
+    files: int
+    targets: int
+    shops: int
+    context: Context
+
+
+def disabled_rules_from_env() -> frozenset[str]:
+    """Test-only seam (used by the drills to prove they can fail): rule IDs listed in
+    HELM_GUARD_TEST_DISABLE_RULES are skipped, with a loud warning on stderr."""
+    raw = os.environ.get("HELM_GUARD_TEST_DISABLE_RULES", "").strip()
+    if not raw:
+        return frozenset()
+    ids = frozenset(x.strip() for x in raw.split(",") if x.strip())
+    print(f"helm-guard: WARNING: rules disabled by the test seam "
+          f"HELM_GUARD_TEST_DISABLE_RULES: {', '.join(sorted(ids))}", file=sys.stderr)
+    return ids
+
+
+def run_check(
+    fleet: Fleet,
+    fleet_doc: Document,
+    *,
+    wrangler_schema: Path | None = None,
+    rules: Sequence[ModuleType] | None = None,
+) -> CheckResult:
+    from helm_guard import rules as registry
+    from helm_guard import schemas
+
+    files = load_files(fleet)
+    ctx = Context(fleet, files, fleet_doc)
+    if wrangler_schema is not None:
+        ctx.wrangler_validator = schemas.validator_for_file(wrangler_schema)
+    disabled = disabled_rules_from_env()
+    active = [m for m in (rules if rules is not None else registry.all_rules())
+              if m.ID not in disabled]
+    findings: list[Finding] = []
+    for module in active:
+        findings.extend(_stamp(module, _run_rule(module, ctx)))
+    findings.sort(key=Finding.sort_key)
+    shops = len({t.shop for t in ctx.targets if t.shop})
+    return CheckResult(findings, len(files), len(ctx.targets), shops, ctx)
+
+
+def _run_rule(module: ModuleType, ctx: Context) -> Iterable[Problem]:
+    if module.SCOPE == "fleet":
+        yield from module.check(ctx)
+    elif module.SCOPE == "file":
+        for f in ctx.files:
+            yield from module.check(f, ctx)
+    else:
+        for f in ctx.files:
+            for t in f.targets:
+                yield from module.check(t, ctx)
+
+
+def _stamp(module: ModuleType, problems: Iterable[Problem]) -> Iterator[Finding]:
+    seen: set[tuple[str, JsonPath, str]] = set()
+    for p in problems:
+        key = (p.rel, p.json_path, p.message)
+        if key in seen:
+            continue
+        seen.add(key)
+        span = p.span
+        if span is None:
+            if p.source is None:
+                span = Span(1, 1, 1, 1)
+            elif p.at_key and p.json_path:
+                span = p.source.key_span(p.json_path)
+            else:
+                span = p.source.span(p.json_path)
+        yield Finding(module.ID, module.SEVERITY, p.rel, span.line, span.col, span.end_line,
+                      span.end_col, jsonc.format_json_path(p.json_path), p.message, p.shop)

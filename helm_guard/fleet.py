@@ -1,0 +1,221 @@
+"""The fleet: the fleet file, its registry (the source of truth), and which shop owns what.
+
+A fleet file (`helm-fleet.jsonc`, schema `schemas/helm-fleet.schema.json`) names the config
+files (`configs`), the naming templates, the optional pinned `account_id`, the deploy stages
+besides production (`stages`), shared resources, and the registry `shops`.
+
+Layouts (per `configs` entry):
+- `shop-per-file` (default): `shops/<slug>/wrangler.jsonc`; the slug is the folder name and the
+  file's top level is the shop's production target. An env `X` of that file is the shop's stage
+  `X` (it must be listed in `stages`).
+- `env-per-shop`: one file whose envs are the shops (`env.<slug>`); env `<slug>-<stage>` is that
+  shop's stage. The top level is the shared base: it must bind and route nothing.
+
+A *tenant* is (shop, stage) with stage None for production. Every deployable target must
+resolve to exactly one registered tenant; every resource identity belongs to one tenant.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from helm_guard import jsonc, schemas
+from helm_guard.errors import UsageError
+
+FLEET_FILE = "helm-fleet.jsonc"
+DEFAULT_NAMING = {
+    "worker": "helm-{slug}",
+    "d1": "helm-{slug}-db",
+    "r2": "helm-{slug}-assets",
+    "stage_worker": "helm-{slug}-{stage}",
+    "stage_d1": "helm-{slug}-{stage}-db",
+    "stage_r2": "helm-{slug}-{stage}-assets",
+}
+SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,49}[a-z0-9])?$")
+UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+class Tenant(NamedTuple):
+    shop: str
+    stage: str | None = None
+
+    def label(self) -> str:
+        return self.shop if self.stage is None else f"{self.shop} ({self.stage})"
+
+
+class Expected(NamedTuple):
+    """What one tenant's target must bind, from naming templates + registry."""
+
+    worker: str
+    database_name: str
+    database_id: str | None
+    preview_database_id: str | None
+    bucket_name: str
+    preview_bucket_name: str | None
+
+
+class ConfigEntry(NamedTuple):
+    path: Path  # absolute
+    rel: str  # relative to the fleet root, POSIX
+    layout: str  # "shop-per-file" | "env-per-shop"
+    slug: str | None  # shop-per-file: the folder name
+    inside: bool = True  # False when a symlink leads outside the fleet root
+
+
+class Fleet:
+    """The parsed fleet file plus the list of config files it names."""
+
+    def __init__(self, path: Path, data: Mapping[str, Any]) -> None:
+        self.path = path
+        self.root = path.parent
+        self.data = data
+        self.naming = {**DEFAULT_NAMING, **data.get("naming", {})}
+        self.account_id: str | None = data.get("account_id")
+        self.stages: tuple[str, ...] = tuple(data.get("stages", ()))
+        self.shops: dict[str, Mapping[str, Any]] = dict(data.get("shops", {}))
+        shared = data.get("shared", {})
+        self.shared_services: frozenset[str] = frozenset(shared.get("services", ()))
+        self.shared_kv: frozenset[str] = frozenset(shared.get("kv_namespaces", ()))
+        self.shared_paths: tuple[str, ...] = tuple(data.get("shared_paths", ()))
+
+    def expected(self, tenant: Tenant) -> Expected:
+        entry = self.shops.get(tenant.shop, {})
+        if tenant.stage is not None:
+            stage_entry = entry.get("stages", {}).get(tenant.stage, {})
+            fmt = {"slug": tenant.shop, "stage": tenant.stage}
+            return Expected(
+                self.naming["stage_worker"].format(**fmt),
+                self.naming["stage_d1"].format(**fmt),
+                stage_entry.get("database_id"),
+                stage_entry.get("preview_database_id"),
+                self.naming["stage_r2"].format(**fmt),
+                stage_entry.get("preview_bucket_name"),
+            )
+        fmt = {"slug": tenant.shop}
+        return Expected(
+            self.naming["worker"].format(**fmt),
+            self.naming["d1"].format(**fmt),
+            entry.get("database_id"),
+            entry.get("preview_database_id"),
+            self.naming["r2"].format(**fmt),
+            entry.get("preview_bucket_name"),
+        )
+
+    def tenants(self) -> Iterator[Tenant]:
+        for slug, entry in self.shops.items():
+            yield Tenant(slug)
+            for stage in entry.get("stages", {}):
+                yield Tenant(slug, stage)
+
+    def config_entries(self) -> list[ConfigEntry]:
+        """Every config file named by `configs`, sorted, each once. A pattern that matches
+        nothing or a path outside the fleet root is a configuration error."""
+        out: dict[str, ConfigEntry] = {}
+        root = self.root.resolve()
+        for spec in self.data.get("configs", ()):
+            if isinstance(spec, str):
+                spec = {"glob": spec}
+            pattern = spec["glob"]
+            layout = spec.get("layout", "shop-per-file")
+            matches = sorted(glob.glob(pattern, root_dir=self.root, recursive=True))
+            if not matches:
+                raise UsageError(
+                    f"{self.path}: configs pattern {pattern!r} matches no file",
+                    hint="fix the pattern, or add the missing config file",
+                )
+            for rel in matches:
+                rel_posix = rel.replace(os.sep, "/")
+                full = self.root / rel
+                slug = Path(rel_posix).parent.name if layout == "shop-per-file" else None
+                inside = full.resolve().is_relative_to(root)
+                out.setdefault(rel_posix, ConfigEntry(full, rel_posix, layout, slug, inside))
+        return [out[k] for k in sorted(out)]
+
+
+def find_fleet_file(explicit: str | None, start: Path | None = None) -> Path:
+    """`--fleet PATH`, else `helm-fleet.jsonc` in the current directory or the nearest parent."""
+    if explicit:
+        path = Path(explicit)
+        if path.is_dir():
+            path = path / FLEET_FILE
+        if not path.is_file():
+            raise UsageError(f"fleet file not found: {explicit}",
+                             hint=f"pass --fleet with the path of your {FLEET_FILE}")
+        return path
+    here = (start or Path.cwd()).resolve()
+    for d in (here, *here.parents):
+        candidate = d / FLEET_FILE
+        if candidate.is_file():
+            return candidate
+    raise UsageError(
+        f"no {FLEET_FILE} found in {here} or any parent directory",
+        hint=f"run from inside a fleet repository, or pass --fleet PATH/{FLEET_FILE}",
+    )
+
+
+def load_fleet(path: Path) -> Fleet:
+    """Parse and validate the fleet file; any problem is a configuration error (exit 2)."""
+    try:
+        doc = jsonc.parse_file(path)
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read the fleet file: {exc.strerror}") from exc
+    if doc.error is not None:
+        e = doc.error
+        raise UsageError(f"{path}:{e.line}:{e.col}: {e.message}",
+                         hint="fix the syntax of the fleet file")
+    if doc.duplicates:
+        d = doc.duplicates[0]
+        raise UsageError(
+            f"{path}:{d.span.line}:{d.span.col}: duplicate key "
+            f"{jsonc.format_json_path(d.path)} (first at line {d.first.line})",
+            hint="a fleet file must not repeat a key: remove one of them",
+        )
+    problems = schemas.validate("helm-fleet", doc.value)
+    if problems:
+        parts, message = problems[0]
+        span = doc.span(parts)
+        raise UsageError(
+            f"{path}:{span.line}:{span.col}: {jsonc.format_json_path(parts)}: {message}"
+            + (f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""),
+            hint="see schemas/helm-fleet.schema.json and the README's fleet-file reference",
+        )
+    data = doc.value
+    assert isinstance(data, dict)
+    for slug in data.get("shops", {}):
+        if not SLUG_RE.match(slug):
+            span = doc.key_span(("shops", slug))
+            raise UsageError(
+                f"{path}:{span.line}:{span.col}: shop slug {slug!r} is not a valid slug "
+                "(lowercase ASCII letters, digits and inner dashes, at most 51 characters)",
+                hint="rename the shop in the registry",
+            )
+    return Fleet(path, data)
+
+
+def classify_env(fleet: Fleet, entry: ConfigEntry, env: str | None) -> Tenant | str:
+    """The tenant a deploy target belongs to, or a string saying why it has none.
+
+    Returns the sentinel "base" for the shared top level of an env-per-shop file.
+    """
+    if entry.layout == "shop-per-file":
+        slug = entry.slug or ""
+        if env is None:
+            return Tenant(slug)
+        if env in fleet.stages:
+            return Tenant(slug, env)
+        return (f'env "{env}" of shop {slug!r} is not a declared stage; declare it in the fleet '
+                f'file\'s "stages" or remove it')
+    if env is None:
+        return "base"
+    if env in fleet.shops:
+        return Tenant(env)
+    for stage in fleet.stages:
+        suffix = f"-{stage}"
+        if env.endswith(suffix) and env[: -len(suffix)] in fleet.shops:
+            return Tenant(env[: -len(suffix)], stage)
+    return f'env "{env}" is not a registered shop (nor "<shop>-<stage>" of a declared stage)'

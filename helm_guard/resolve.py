@@ -1,0 +1,256 @@
+"""What wrangler will deploy from one config file: one `Target` per deploy target.
+
+A config has a top-level target and one target per key of `env`, in the file's order. The
+rules are wrangler 4's (`workers-utils/src/config/`; see ../shared/notes/wrangler.md §3-§6):
+
+- inheritable keys (`account_id`, `routes`/`route`, `main`, ...) are taken from the env when
+  the env has them, else from the top level (whole-key, no deep merge);
+- non-inheritable keys (`vars`, `d1_databases`, `r2_buckets`, `kv_namespaces`, `services`,
+  ...) come from the env only: an env that lacks them deploys without them;
+- the Worker name is `env.X.name` when set, else `<top-level name>-<X>` (unless
+  `legacy_env: false`, where service environments keep the top-level name);
+- `routes` is what `wrangler deploy` uses: `routes`, else `[route]`, else null.
+
+Each target also remembers *where* each value came from (`origin`), so a finding about an
+inherited value points at the line that defines it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from helm_guard.jsonc import JsonPath
+
+# wrangler's EnvironmentNonInheritable (4.86 + HEAD additions): never inherited by envs.
+NON_INHERITABLE: tuple[str, ...] = (
+    "define", "vars", "secrets", "durable_objects", "workflows", "cloudchamber", "containers",
+    "kv_namespaces", "send_email", "queues", "r2_buckets", "d1_databases", "vectorize",
+    "ai_search_namespaces", "ai_search", "hyperdrive", "services", "analytics_engine_datasets",
+    "browser", "ai", "images", "media", "stream", "version_metadata", "unsafe",
+    "mtls_certificates", "tail_consumers", "streaming_tail_consumers", "dispatch_namespaces",
+    "pipelines", "secrets_store_secrets", "artifacts", "unsafe_hello_world", "flagship",
+    "ratelimits", "worker_loaders", "vpc_services", "vpc_networks", "connect", "agent_memory",
+    "websearch",
+)
+# Keys whose presence means the target binds or routes something (used by the shared-base rule).
+BINDING_KEYS: tuple[str, ...] = tuple(k for k in NON_INHERITABLE if k not in ("define", "vars"))
+
+_BINDING_FIELDS: dict[str, tuple[str, ...]] = {
+    "d1_databases": ("binding", "database_name", "database_id", "preview_database_id"),
+    "r2_buckets": ("binding", "bucket_name", "preview_bucket_name", "jurisdiction"),
+    "kv_namespaces": ("binding", "id", "preview_id"),
+    "services": ("binding", "service", "environment", "entrypoint"),
+}
+_NAME_RE = re.compile(r"^$|^[a-z0-9_][a-z0-9\-_]*$")
+_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+
+
+class Target:
+    """One deploy target of one file, resolved as wrangler resolves it."""
+
+    __slots__ = ("env", "raw", "top", "error", "warnings")
+
+    def __init__(
+        self, env: str | None, raw: Mapping[str, Any], top: Mapping[str, Any]
+    ) -> None:
+        self.env = env
+        self.raw = raw  # the env block (or the top level for env None)
+        self.top = top
+        self.error: str | None = None
+        self.warnings: list[str] = []
+
+    # --- where values come from -------------------------------------------------------
+    @property
+    def prefix(self) -> JsonPath:
+        return () if self.env is None else ("env", self.env)
+
+    def origin(self, key: str) -> JsonPath:
+        """JSON path of the block that defines `key` for this target (env or top level)."""
+        if self.env is None or key in self.raw or key in NON_INHERITABLE:
+            return self.prefix + (key,)
+        return (key,)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The value wrangler uses for `key`, inheritance applied."""
+        if key in self.raw:
+            return self.raw[key]
+        if self.env is None or key in NON_INHERITABLE:
+            return default
+        return self.top.get(key, default)
+
+    # --- resolved fields ---------------------------------------------------------------
+    @property
+    def worker(self) -> str | None:
+        if self.env is None:
+            name = self.top.get("name")
+            return name if isinstance(name, str) else None
+        own = self.raw.get("name")
+        if isinstance(own, str):
+            return own
+        top = self.top.get("name")
+        if not isinstance(top, str):
+            return None
+        if self.top.get("legacy_env") is False:
+            return top
+        return f"{top}-{self.env}"
+
+    @property
+    def worker_origin(self) -> JsonPath:
+        if self.env is not None and "name" in self.raw:
+            return ("env", self.env, "name")
+        return ("name",)
+
+    def bindings(self, key: str) -> list[Mapping[str, Any]]:
+        value = self.get(key)
+        if not isinstance(value, list):
+            return []
+        return [b for b in value if isinstance(b, Mapping)]
+
+    def indexed_bindings(self, key: str) -> Iterator[tuple[int, Mapping[str, Any]]]:
+        value = self.get(key)
+        if isinstance(value, list):
+            for i, b in enumerate(value):
+                if isinstance(b, Mapping):
+                    yield i, b
+
+    @property
+    def routes(self) -> list[Any] | None:
+        routes = self.get("routes")
+        if routes is not None:
+            return routes if isinstance(routes, list) else [routes]
+        route = self.get("route")
+        return None if route is None else [route]
+
+    @property
+    def routes_origin(self) -> JsonPath:
+        return self.origin("routes") if self.get("routes") is not None else self.origin("route")
+
+    def as_dict(self) -> dict[str, Any]:
+        """The `inspect` shape (identical to the wrangler oracle's)."""
+        if self.error is not None:
+            out: dict[str, Any] = {"env": self.env, "error": self.error}
+            for key in ("worker", "account_id", "d1_databases", "r2_buckets", "kv_namespaces",
+                        "services", "route", "routes", "vars"):
+                out[key] = None
+            out["warnings"] = list(self.warnings)
+            return out
+        vars_ = self.get("vars")
+        out = {"env": self.env, "error": None, "worker": self.worker,
+               "account_id": self.get("account_id")}
+        for key, fields in _BINDING_FIELDS.items():
+            out[key] = [{f: b.get(f) for f in fields} for b in self.bindings(key)]
+        out["route"] = self.get("route")
+        out["routes"] = self.routes
+        out["vars"] = dict(vars_) if isinstance(vars_, Mapping) else {}
+        out["warnings"] = list(self.warnings)
+        return out
+
+
+def env_names(config: Mapping[str, Any]) -> list[str]:
+    env = config.get("env")
+    return list(env) if isinstance(env, Mapping) else []
+
+
+def resolve(config: Any, display_path: str) -> list[Target]:
+    """Every deploy target of a parsed config, in file order, validated as wrangler does."""
+    if not isinstance(config, Mapping):
+        t = Target(None, {}, {})
+        t.error = f"{display_path}: the configuration must be a JSON object"
+        return [t]
+    targets = [Target(None, config, config)]
+    env = config.get("env")
+    if isinstance(env, Mapping):
+        for name, block in env.items():
+            targets.append(Target(name, block if isinstance(block, Mapping) else {}, config))
+    for t in targets:
+        _validate(t, display_path)
+    return targets
+
+
+def _field(t: Target, key: str) -> str:
+    return ".".join(str(p) for p in t.prefix + (key,))
+
+
+def _validate(t: Target, display_path: str) -> None:
+    """The subset of wrangler's validation that turns a target into an error, plus the
+    inheritance-gap warnings wrangler prints."""
+    errors: list[str] = []
+    name = t.worker
+    if name is not None and not _NAME_RE.match(name):
+        errors.append(
+            f'Expected "name" to be of type string, alphanumeric and lowercase with dashes only '
+            f'but got "{name}".'
+        )
+    if t.get("route") is not None and t.get("routes") is not None:
+        errors.append(
+            'Expected exactly one of the following fields ["routes","route"].'
+        )
+    for i, b in t.indexed_bindings("kv_namespaces"):
+        kv_id = b.get("id")
+        if not isinstance(b.get("binding"), str):
+            errors.append(f'"{_field(t, "kv_namespaces")}[{i}]" bindings should have a string '
+                          f'"binding" field')
+        elif kv_id is not None and (not isinstance(kv_id, str) or kv_id == ""):
+            errors.append(f'"{_field(t, "kv_namespaces")}[{i}]" bindings should have a string '
+                          f'"id" field but got {_compact(b)}.')
+    for i, b in t.indexed_bindings("d1_databases"):
+        if not isinstance(b.get("binding"), str):
+            errors.append(f'"{_field(t, "d1_databases")}[{i}]" bindings should have a string '
+                          f'"binding" field but got {_compact(b)}.')
+    for i, b in t.indexed_bindings("r2_buckets"):
+        if not isinstance(b.get("binding"), str):
+            errors.append(f'"{_field(t, "r2_buckets")}[{i}]" bindings should have a string '
+                          f'"binding" field but got {_compact(b)}.')
+        bucket = b.get("bucket_name")
+        if isinstance(bucket, str) and not _BUCKET_RE.match(bucket):
+            errors.append(
+                f'{_field(t, "r2_buckets")}[{i}].bucket_name="{bucket}" is invalid. Bucket names '
+                "must begin and end with an alphanumeric character, only contain lowercase "
+                "letters, numbers, and hyphens, and be between 3 and 63 characters long."
+            )
+    for i, b in t.indexed_bindings("services"):
+        if not isinstance(b.get("binding"), str) or not isinstance(b.get("service"), str):
+            errors.append(f'"{_field(t, "services")}[{i}]" bindings should have a string '
+                          f'"binding" and "service" field but got {_compact(b)}.')
+    if errors:
+        where = "top-level" if t.env is None else f'"env.{t.env}" environment'
+        t.error = (f"Processing {display_path} configuration:\n  - {where} configuration\n"
+                   + "\n".join(f"    - {e}" for e in errors))
+        return
+    if t.env is not None:
+        t.warnings.extend(inheritance_gaps(t))
+
+
+def inheritance_gaps(t: Target) -> list[str]:
+    """wrangler's env-gap warnings: non-inheritable keys/bindings/vars present at the top
+    level and missing in this env (the env's Worker silently lacks them)."""
+    gaps: list[str] = []
+    env = f"env.{t.env}"
+    for key in NON_INHERITABLE:
+        if key not in t.top:
+            continue
+        if key not in t.raw:
+            gaps.append(f'"{key}" exists at the top level, but not on "{env}". It is not '
+                        f'inherited by environments: add "{key}" to "{env}".')
+            continue
+        top_val, env_val = t.top[key], t.raw[key]
+        if key == "vars" and isinstance(top_val, Mapping) and isinstance(env_val, Mapping):
+            for var in top_val:
+                if var not in env_val:
+                    gaps.append(f'"vars.{var}" exists at the top level, but not on '
+                                f'"{env}.vars".')
+        elif isinstance(top_val, list) and isinstance(env_val, list):
+            have = {b.get("binding") for b in env_val if isinstance(b, Mapping)}
+            for b in top_val:
+                if isinstance(b, Mapping) and b.get("binding") not in have:
+                    gaps.append(f'There is a {key} binding with name "{b.get("binding")}" at the '
+                                f'top level, but not on "{env}".')
+    return gaps
+
+
+def _compact(value: Any) -> str:
+    import json
+
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)

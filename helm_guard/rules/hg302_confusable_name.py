@@ -1,0 +1,86 @@
+"""## What it does
+Reports slugs and resource names (Worker, D1 database, R2 bucket, service, route) that contain
+non-ASCII characters, or that are *confusable* with another shop's resource name
+(`helm-acrne-db` for `helm-acme-db`, `0` for `o`, `1` for `l`).
+
+## Why is this bad?
+A name that looks right in review but is not is how a swap survives human eyes: `helm-асme`
+with a Cyrillic `а` is a different Worker from `helm-acme`.
+
+## Example
+```jsonc
+{"name": "helm-асme"}
+```
+
+Use instead:
+```jsonc
+{"name": "helm-acme"}
+```
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+
+from helm_guard.checker import Context, Problem, TargetInfo
+from helm_guard.jsonc import JsonPath
+
+ID = "HG302"
+NAME = "confusable-name"
+SEVERITY = "error"
+SCOPE = "target"
+SUMMARY = "A slug or resource name is non-ASCII or confusable with another shop's."
+
+_SKELETON = [("rn", "m"), ("vv", "w"), ("cl", "d"), ("0", "o"), ("1", "l"), ("i", "l"),
+             ("5", "s"), ("_", "-")]
+
+
+def skeleton(name: str) -> str:
+    s = unicodedata.normalize("NFKC", name).lower()
+    for a, b in _SKELETON:
+        s = s.replace(a, b)
+    return s
+
+
+def _names(t: TargetInfo) -> Iterator[tuple[JsonPath, str]]:
+    target = t.target
+    if target.worker is not None:
+        yield target.worker_origin, target.worker
+    for key, field in (("d1_databases", "database_name"), ("r2_buckets", "bucket_name"),
+                       ("r2_buckets", "preview_bucket_name"), ("services", "service")):
+        for i, b in target.indexed_bindings(key):
+            value = b.get(field)
+            if isinstance(value, str):
+                yield target.origin(key) + (i, field), value
+    for i, r in enumerate(target.routes or ()):
+        pattern = r.get("pattern") if isinstance(r, dict) else r
+        if isinstance(pattern, str):
+            yield target.routes_origin + (i,), pattern
+
+
+def check(t: TargetInfo, ctx: Context) -> Iterator[Problem]:
+    if t.file.entry.slug and not t.file.entry.slug.isascii():
+        yield ctx.problem(t, (), f"the shop folder name {t.file.entry.slug!r} is not ASCII")
+    skeletons = _skeletons(ctx)
+    for parts, name in _names(t):
+        if not name.isascii():
+            bad = sorted({f"U+{ord(c):04X} {unicodedata.name(c, '?')}" for c in name
+                          if not c.isascii()})
+            yield ctx.problem(t, parts, f"name {name!r} contains non-ASCII characters: "
+                              f"{', '.join(bad)}")
+            continue
+        if ctx.owner_of(name) is not None:
+            continue  # an exact, known name: ownership rules judge it
+        key = skeleton(re.sub(r"^https?://", "", name))
+        if key in skeletons and skeletons[key] != name.lower():
+            yield ctx.problem(t, parts, f"name {name!r} is confusable with {skeletons[key]!r}, "
+                              "a registered resource name")
+
+
+def _skeletons(ctx: Context) -> dict[str, str]:
+    if ID not in ctx.cache:
+        ctx.cache[ID] = {skeleton(name): name for name in ctx.owners}
+    skeletons: dict[str, str] = ctx.cache[ID]
+    return skeletons

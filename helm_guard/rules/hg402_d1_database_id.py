@@ -1,0 +1,51 @@
+"""## What it does
+Checks that every D1 binding has a `database_id` and that it is a UUID.
+
+## Why is this bad?
+Without `database_id`, `wrangler deploy` silently *provisions*: it inherits the binding of the
+deployed Worker, or uses an existing database **of that name** in the account, or creates one
+(see `--x-provision`). The name alone can therefore land on another shop's database.
+
+## Example
+```jsonc
+"d1_databases": [{"binding": "DB", "database_name": "helm-acme-db"}]
+```
+
+Use instead:
+```jsonc
+"d1_databases": [{"binding": "DB", "database_name": "helm-acme-db",
+                  "database_id": "6f1e2b9c-3a4d-4e5f-8a7b-9c0d1e2f3a4b"}]
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from helm_guard.checker import Context, Problem, TargetInfo
+from helm_guard.fleet import UUID_RE
+
+ID = "HG402"
+NAME = "d1-database-id"
+SEVERITY = "error"
+SCOPE = "target"
+SUMMARY = "A D1 binding's database_id is missing or not a UUID."
+
+
+def check(t: TargetInfo, ctx: Context) -> Iterator[Problem]:
+    if t.target.error is not None or (t.tenant is None and not t.is_base):
+        return
+    origin = t.target.origin("d1_databases")
+    for i, b in t.target.indexed_bindings("d1_databases"):
+        for field in ("database_id", "preview_database_id"):
+            value = b.get(field)
+            if value is None:
+                if field == "database_id":
+                    yield ctx.problem(
+                        t, origin + (i,),
+                        f'D1 binding {b.get("binding")!r} has no "database_id": wrangler would '
+                        "auto-provision or look the database up by name; set the id from the "
+                        "registry")
+            elif not isinstance(value, str) or not UUID_RE.match(value):
+                yield ctx.problem(t, origin + (i, field),
+                                  f"D1 {field} is not a lowercase UUID")

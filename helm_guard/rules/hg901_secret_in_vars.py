@@ -1,0 +1,88 @@
+"""## What it does
+Reports a secret committed as a plain `vars` value: Stripe live keys (`sk_live_`, `rk_live_`),
+webhook signing secrets (`whsec_`), other well-known token formats (AWS, GitHub, Slack,
+Cloudflare API tokens, private keys), high-entropy tokens, and non-empty values of vars whose
+name says they are secret (`*_SECRET`, `*_TOKEN`, `*_PASSWORD`, `*_PRIVATE_KEY`). The message
+names the var and the kind of secret, **never** the value.
+
+## Why is this bad?
+`vars` are plain text: in git history, in every clone, in the dashboard. A leaked Stripe live
+key moves a shop's money.
+
+## Example
+```jsonc
+"vars": {"STRIPE_KEY": "sk_live_…"}
+```
+
+Use instead:
+```sh
+wrangler secret put STRIPE_KEY --env acme   # and declare it in "secrets": {"required": [...]}
+```
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterator, Mapping
+
+from helm_guard.checker import Context, Problem, TargetInfo
+
+ID = "HG901"
+NAME = "secret-in-vars"
+SEVERITY = "error"
+SCOPE = "target"
+SUMMARY = "A secret value is committed in vars."
+
+_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("a Stripe live secret key", re.compile(r"\b[sr]k_live_[0-9A-Za-z]{10,}")),
+    ("a Stripe test secret key", re.compile(r"\b[sr]k_test_[0-9A-Za-z]{10,}")),
+    ("a Stripe webhook signing secret", re.compile(r"\bwhsec_[0-9A-Za-z+/=]{10,}")),
+    ("an AWS access key id", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
+    ("a GitHub token", re.compile(r"\b(?:gh[pousr]_[0-9A-Za-z]{30,}|github_pat_\w{30,})")),
+    ("a Slack token", re.compile(r"\bxox[abposr]-[0-9A-Za-z-]{10,}")),
+    ("a private key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
+    ("a JSON Web Token", re.compile(r"\beyJ[0-9A-Za-z_-]{10,}\.eyJ[0-9A-Za-z_-]{10,}\.")),
+)
+_SECRET_NAME = re.compile(r"(SECRET|TOKEN|PASSWORD|PASSWD|PRIVATE_KEY|API_KEY)$", re.I)
+_PLACEHOLDER = re.compile(r"^(|x+|\*+|changeme|todo|placeholder|<[^>]*>|\$\{[^}]*\})$", re.I)
+_TOKENISH = re.compile(r"^[A-Za-z0-9+/=_\-.]{32,}$")
+_HEX_OR_UUID = re.compile(r"^(?:[0-9a-f]{32}|[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12})$", re.I)
+
+
+def _entropy(s: str) -> float:
+    counts = Counter(s)
+    n = len(s)
+    return -sum(c / n * math.log2(c / n) for c in counts.values())
+
+
+def classify(name: str, value: str) -> str | None:
+    """The kind of secret `value` looks like, or None. Never returns the value itself."""
+    for kind, pattern in _PATTERNS:
+        if pattern.search(value):
+            return kind
+    if _SECRET_NAME.search(name) and not _PLACEHOLDER.match(value.strip()):
+        return "a value of a secret-named var"
+    if (_TOKENISH.match(value) and not _HEX_OR_UUID.match(value) and _entropy(value) >= 4.3
+            and any(c.isdigit() for c in value) and any(c.isupper() for c in value)
+            and any(c.islower() for c in value)):
+        return "a high-entropy token"
+    return None
+
+
+def check(t: TargetInfo, ctx: Context) -> Iterator[Problem]:
+    if t.target.error is not None:
+        return
+    vars_ = t.target.get("vars")
+    if not isinstance(vars_, Mapping):
+        return
+    for name, value in vars_.items():
+        if not isinstance(value, str):
+            continue
+        kind = classify(name, value)
+        if kind is not None:
+            yield ctx.problem(
+                t, t.target.origin("vars") + (name,),
+                f"vars.{name} holds {kind} ({len(value)} characters, not shown): remove it from "
+                f"the config, rotate it, and use `wrangler secret put {name}`")
