@@ -50,7 +50,7 @@ _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 class Target:
     """One deploy target of one file, resolved as wrangler resolves it."""
 
-    __slots__ = ("env", "raw", "top", "error", "warnings")
+    __slots__ = ("env", "raw", "top", "error", "error_path", "warnings")
 
     def __init__(
         self, env: str | None, raw: Mapping[str, Any], top: Mapping[str, Any]
@@ -59,6 +59,7 @@ class Target:
         self.raw = raw  # the env block (or the top level for env None)
         self.top = top
         self.error: str | None = None
+        self.error_path: JsonPath = ()  # where the first validation error is
         self.warnings: list[str] = []
 
     # --- where values come from -------------------------------------------------------
@@ -177,18 +178,26 @@ def _validate(t: Target, display_path: str) -> None:
     """The subset of wrangler's validation that turns a target into an error, plus the
     inheritance-gap warnings wrangler prints."""
     errors: list[str] = []
+    paths: list[JsonPath] = []
+
+    def at(*parts: str | int) -> None:
+        paths.append(parts)
+
     name = t.worker
     if name is not None and not _NAME_RE.match(name):
+        at(*t.worker_origin)
         errors.append(
             f'Expected "name" to be of type string, alphanumeric and lowercase with dashes only '
             f'but got "{name}".'
         )
     if t.get("route") is not None and t.get("routes") is not None:
+        at(*t.origin("route"))
         errors.append(
             'Expected exactly one of the following fields ["routes","route"].'
         )
     for i, b in t.indexed_bindings("kv_namespaces"):
         kv_id = b.get("id")
+        at(*t.origin("kv_namespaces"), i)
         if not isinstance(b.get("binding"), str):
             errors.append(f'"{_field(t, "kv_namespaces")}[{i}]" bindings should have a string '
                           f'"binding" field')
@@ -197,14 +206,17 @@ def _validate(t: Target, display_path: str) -> None:
                           f'"id" field but got {_compact(b)}.')
     for i, b in t.indexed_bindings("d1_databases"):
         if not isinstance(b.get("binding"), str):
+            at(*t.origin("d1_databases"), i)
             errors.append(f'"{_field(t, "d1_databases")}[{i}]" bindings should have a string '
                           f'"binding" field but got {_compact(b)}.')
     for i, b in t.indexed_bindings("r2_buckets"):
         if not isinstance(b.get("binding"), str):
+            at(*t.origin("r2_buckets"), i)
             errors.append(f'"{_field(t, "r2_buckets")}[{i}]" bindings should have a string '
                           f'"binding" field but got {_compact(b)}.')
         bucket = b.get("bucket_name")
         if isinstance(bucket, str) and not _BUCKET_RE.match(bucket):
+            at(*t.origin("r2_buckets"), i, "bucket_name")
             errors.append(
                 f'{_field(t, "r2_buckets")}[{i}].bucket_name="{bucket}" is invalid. Bucket names '
                 "must begin and end with an alphanumeric character, only contain lowercase "
@@ -212,9 +224,11 @@ def _validate(t: Target, display_path: str) -> None:
             )
     for i, b in t.indexed_bindings("services"):
         if not isinstance(b.get("binding"), str) or not isinstance(b.get("service"), str):
+            at(*t.origin("services"), i)
             errors.append(f'"{_field(t, "services")}[{i}]" bindings should have a string '
                           f'"binding" and "service" field but got {_compact(b)}.')
     if errors:
+        t.error_path = paths[0] if paths else t.prefix
         where = "top-level" if t.env is None else f'"env.{t.env}" environment'
         t.error = (f"Processing {display_path} configuration:\n  - {where} configuration\n"
                    + "\n".join(f"    - {e}" for e in errors))

@@ -18,8 +18,9 @@ _PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def schema_dir() -> Path:
-    """`helm_guard/schemas` in an installed wheel, the repository's `schemas/` in a checkout."""
-    for candidate in (_PACKAGE_DIR / "schemas", _PACKAGE_DIR.parent / "schemas"):
+    """`helm_guard/schema_files` in an installed wheel, the repository's `schemas/` in a
+    checkout (editable install)."""
+    for candidate in (_PACKAGE_DIR / "schema_files", _PACKAGE_DIR.parent / "schemas"):
         if candidate.is_dir():
             return candidate
     raise UsageError("helm-guard's schemas/ directory is missing from the installation",

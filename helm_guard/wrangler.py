@@ -474,8 +474,8 @@ class Wrangler:
         Auto-provisioning is off: a binding without an id fails instead of creating or
         adopting a resource by name."""
         validate_worker_name(name)
-        args = ["versions", "upload", f"--name={name}", "--x-provision=false",
-                "--x-auto-create=false"]  # fmt: skip
+        args = ["versions", "upload", f"--name={name}"]
+        args += ["--x-provision=false", "--x-auto-create=false"]
         if message is not None:
             args.append(f"--message={validate_message(message)}")
         if tag is not None:
@@ -623,9 +623,7 @@ class Wrangler:
             raise WranglerError("refusing to run wrangler: force_secrets must be a bool")
         if not force_secrets:
             try:
-                self.versions_deploy(
-                    version_id, name=name, message=message, config=config, env=env
-                )
+                self.versions_deploy(version_id, name=name, message=message, config=config, env=env)
             except WranglerError as exc:
                 if exc.code == SECRETS_CHANGED_CODE:
                     names = ", ".join(exc.changed_secrets) or "(not named)"
@@ -649,46 +647,73 @@ class Wrangler:
 
 
 # ---------------------------------------------------------------------- module-level API
+# Thin wrappers over a `Wrangler` (default: `Wrangler()`, located from the environment/cwd).
+PathLike = str | os.PathLike[str]
+
+
 def _default(wrangler: Wrangler | None) -> Wrangler:
     return wrangler if wrangler is not None else Wrangler()
 
 
 def versions_upload(
-    config: str | os.PathLike[str],
+    config: PathLike,
     *,
     name: str,
-    cwd: str | os.PathLike[str],
+    cwd: PathLike,
     env: str | None = None,
     message: str | None = None,
     tag: str | None = None,
     wrangler: Wrangler | None = None,
 ) -> str:
-    """Module-level `Wrangler.versions_upload` (default runner: `Wrangler()`)."""
+    """See `Wrangler.versions_upload`."""
     return _default(wrangler).versions_upload(
         config, name=name, cwd=cwd, env=env, message=message, tag=tag
     )
 
 
 def versions_view(
-    version_id: str, *, name: str, wrangler: Wrangler | None = None
+    version_id: str,
+    *,
+    name: str,
+    config: PathLike | None = None,
+    env: str | None = None,
+    wrangler: Wrangler | None = None,
 ) -> dict[str, Any]:
-    """Module-level `Wrangler.versions_view`."""
-    return _default(wrangler).versions_view(version_id, name=name)
+    """See `Wrangler.versions_view`."""
+    return _default(wrangler).versions_view(version_id, name=name, config=config, env=env)
 
 
-def versions_list(*, name: str, wrangler: Wrangler | None = None) -> list[dict[str, Any]]:
-    """Module-level `Wrangler.versions_list`."""
-    return _default(wrangler).versions_list(name=name)
+def versions_list(
+    *,
+    name: str,
+    config: PathLike | None = None,
+    env: str | None = None,
+    wrangler: Wrangler | None = None,
+) -> list[dict[str, Any]]:
+    """See `Wrangler.versions_list`."""
+    return _default(wrangler).versions_list(name=name, config=config, env=env)
 
 
-def deployments_list(*, name: str, wrangler: Wrangler | None = None) -> list[dict[str, Any]]:
-    """Module-level `Wrangler.deployments_list`."""
-    return _default(wrangler).deployments_list(name=name)
+def deployments_list(
+    *,
+    name: str,
+    config: PathLike | None = None,
+    env: str | None = None,
+    wrangler: Wrangler | None = None,
+) -> list[dict[str, Any]]:
+    """See `Wrangler.deployments_list`."""
+    return _default(wrangler).deployments_list(name=name, config=config, env=env)
 
 
-def deployments_status(*, name: str, wrangler: Wrangler | None = None) -> dict[str, Any]:
-    """Module-level `Wrangler.deployments_status`."""
-    return _default(wrangler).deployments_status(name=name)
+def deployments_status(
+    *,
+    name: str,
+    config: PathLike | None = None,
+    env: str | None = None,
+    wrangler: Wrangler | None = None,
+) -> dict[str, Any]:
+    """See `Wrangler.deployments_status`."""
+    return _default(wrangler).deployments_status(name=name, config=config, env=env)
 
 
 def versions_deploy(
@@ -698,15 +723,19 @@ def versions_deploy(
     message: str,
     percentage: float = 100,
     remainder_version_id: str | None = None,
+    config: PathLike | None = None,
+    env: str | None = None,
     wrangler: Wrangler | None = None,
 ) -> None:
-    """Module-level `Wrangler.versions_deploy`."""
+    """See `Wrangler.versions_deploy`."""
     _default(wrangler).versions_deploy(
         version_id,
         name=name,
         message=message,
         percentage=percentage,
         remainder_version_id=remainder_version_id,
+        config=config,
+        env=env,
     )
 
 
@@ -716,11 +745,18 @@ def rollback(
     name: str,
     message: str,
     force_secrets: bool = False,
+    config: PathLike | None = None,
+    env: str | None = None,
     wrangler: Wrangler | None = None,
 ) -> None:
-    """Module-level `Wrangler.rollback`."""
+    """See `Wrangler.rollback` (never forces changed secrets unless `force_secrets`)."""
     _default(wrangler).rollback(
-        version_id, name=name, message=message, force_secrets=force_secrets
+        version_id,
+        name=name,
+        message=message,
+        force_secrets=force_secrets,
+        config=config,
+        env=env,
     )
 
 

@@ -33,4 +33,4 @@ SUMMARY = "wrangler's own validation refuses this deploy target."
 def check(t: TargetInfo, ctx: Context) -> Iterator[Problem]:
     if t.target.error is not None:
         detail = t.target.error.split("\n", 2)[-1].strip()
-        yield ctx.problem(t, t.target.prefix, f"wrangler would refuse this target: {detail}")
+        yield ctx.problem(t, t.target.error_path, f"wrangler would refuse this target: {detail}")
