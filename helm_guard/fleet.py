@@ -82,8 +82,15 @@ class Fleet:
         self.shared_services: frozenset[str] = frozenset(shared.get("services", ()))
         self.shared_kv: frozenset[str] = frozenset(shared.get("kv_namespaces", ()))
         self.shared_paths: tuple[str, ...] = tuple(data.get("shared_paths", ()))
+        self._expected: dict[Tenant, Expected] = {}
 
     def expected(self, tenant: Tenant) -> Expected:
+        cached = self._expected.get(tenant)
+        if cached is None:
+            cached = self._expected[tenant] = self._compute_expected(tenant)
+        return cached
+
+    def _compute_expected(self, tenant: Tenant) -> Expected:
         entry = self.shops.get(tenant.shop, {})
         if tenant.stage is not None:
             stage_entry = entry.get("stages", {}).get(tenant.stage, {})
@@ -132,9 +139,21 @@ class Fleet:
                 rel_posix = rel.replace(os.sep, "/")
                 full = self.root / rel
                 slug = Path(rel_posix).parent.name if layout == "shop-per-file" else None
-                inside = full.resolve().is_relative_to(root)
+                inside = _inside(self.root, rel_posix, root)
                 out.setdefault(rel_posix, ConfigEntry(full, rel_posix, layout, slug, inside))
         return [out[k] for k in sorted(out)]
+
+
+def _inside(base: Path, rel: str, real_root: Path) -> bool:
+    """Whether `base/rel` stays inside the fleet root: only symlinked components can lead
+    out, so resolve only when one of them is a link (a realpath per file is costly)."""
+    parts = rel.split("/")
+    here = str(base)
+    for part in parts:
+        here = os.path.join(here, part)
+        if part == ".." or os.path.islink(here):
+            return Path(os.path.join(str(base), *parts)).resolve().is_relative_to(real_root)
+    return True
 
 
 def find_fleet_file(explicit: str | None, start: Path | None = None) -> Path:

@@ -134,7 +134,11 @@ class GitError(Exception):
         return lines[-1] if lines else "no message from git"
 
 
-class RemoteUnreachable(GitError):
+class RemoteError(GitError):
+    """A command talking to a remote (ls-remote, fetch, push) failed."""
+
+
+class RemoteUnreachable(RemoteError):
     """The remote could not be contacted or read (network, credentials, path, timeout)."""
 
 
@@ -170,7 +174,7 @@ def run(
             cwd=str(repo),
             input=input,
             capture_output=True,
-            env=clean_env(**dict(env or {})),
+            env={**clean_env(), **(env or {})},
             timeout=timeout,
             check=False,
         )
@@ -205,7 +209,7 @@ def _network(repo: str | Path, *args: str) -> subprocess.CompletedProcess[bytes]
         if proc.returncode == 128 and any(p in low for p in _UNREACHABLE):
             raise RemoteUnreachable(args, proc.returncode, stderr)
         if args[0] != "push":
-            raise GitError(args, proc.returncode, stderr)
+            raise RemoteError(args, proc.returncode, stderr)
     return proc
 
 
@@ -317,13 +321,13 @@ def snapshot(repo: str | Path, remote: str, refs: Sequence[str]) -> Snapshot:
             fetch(repo, remote, missing)
         except RemoteUnreachable:
             raise
-        except GitError as exc:  # a ref vanished between ls-remote and fetch: look again
+        except RemoteError as exc:  # a ref vanished between ls-remote and fetch: look again
             if attempt == 2 or "couldn't find remote ref" not in exc.stderr:
                 raise
             continue
         if all(sha is None or has_commit(repo, sha) for sha in shas.values()):
             return Snapshot(remote, shas)
-    raise GitError(["fetch"], 1, f"fatal: remote {remote} kept moving while being read")
+    raise RemoteError(["fetch"], 1, f"fatal: remote {remote} kept moving while being read")
 
 
 @dataclass(frozen=True)
@@ -481,3 +485,124 @@ def cas_update(
             waited += delay
             sleep(delay)
     raise CasExhausted(max_attempts)
+
+
+# --- the deploy gate: refs, diffs, trees and trailers between two commits -----------------
+# (appended for `helm-guard gate`; read-only, never touches the work tree, index or refs)
+
+_REF_RE = re.compile(r"^(?!-)(?!.*\.\.)[A-Za-z0-9._/@{}^~+-]{1,255}$")
+_TRAILER_KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")
+
+
+def valid_ref(ref: str) -> bool:
+    """Whether `ref` looks like a ref or object name git may be handed (no options, no ranges)."""
+    return bool(_REF_RE.match(ref))
+
+
+def resolve_commit(repo: str | Path, ref: str) -> str | None:
+    """The commit `ref` names (tags peeled), or None when it is unknown here."""
+    if not valid_ref(ref):
+        return None
+    return rev_parse(repo, f"{ref}^{{commit}}")
+
+
+def is_shallow(repo: str | Path) -> bool:
+    """Whether the clone is shallow (`actions/checkout` with the default `fetch-depth: 1`)."""
+    return out(repo, "rev-parse", "--is-shallow-repository") == "true"
+
+
+def merge_base(repo: str | Path, a: str, b: str) -> str | None:
+    """The best common ancestor of two commits, or None (unrelated or cut off by shallowness)."""
+    proc = run(repo, "merge-base", "--end-of-options", a, b, check=False)
+    sha = proc.stdout.decode().strip()
+    return sha if proc.returncode == 0 and sha else None
+
+
+def symbolic_target(repo: str | Path, ref: str) -> str | None:
+    """What symbolic `ref` points to (`refs/remotes/origin/HEAD` -> `refs/remotes/origin/main`)."""
+    if not valid_ref(ref):
+        return None
+    proc = run(repo, "symbolic-ref", "--quiet", ref, check=False)
+    target = proc.stdout.decode().strip()
+    return target if proc.returncode == 0 and target else None
+
+
+def changed_paths(repo: str | Path, base: str, head: str) -> list[str]:
+    """Paths (from the repository root) that differ between the trees of two commits.
+
+    Renames are not detected: a moved file is its old path (deleted) and its new path (added).
+    """
+    raw = run(
+        repo,
+        "diff-tree",
+        "-r",
+        "-z",
+        "--no-commit-id",
+        "--name-only",
+        "--no-renames",
+        "--end-of-options",
+        base,
+        head,
+    ).stdout
+    return sorted(p for p in raw.decode("utf-8", "surrogateescape").split("\0") if p)
+
+
+def tree_paths(repo: str | Path, rev: str) -> list[str]:
+    """Every file path in the tree of `rev`, from the repository root."""
+    raw = run(
+        repo, "ls-tree", "-r", "-z", "--name-only", "--full-tree", "--end-of-options", rev
+    ).stdout
+    return [p for p in raw.decode("utf-8", "surrogateescape").split("\0") if p]
+
+
+def read_blobs(repo: str | Path, rev: str, paths: Sequence[str]) -> dict[str, bytes | None]:
+    """The bytes of each path in the tree of `rev` (None when absent), in one git process."""
+    found: dict[str, bytes | None] = dict.fromkeys(paths)
+    batch = [p for p in paths if "\n" not in p and "\r" not in p]
+    for p in paths:
+        if p not in batch:
+            found[p] = read_blob(repo, rev, p)
+    if not batch:
+        return found
+    request = "".join(f"{rev}:{p}\n" for p in batch).encode("utf-8", "surrogateescape")
+    data = run(repo, "cat-file", "--batch", input=request).stdout
+    pos = 0
+    for p in batch:
+        eol = data.index(b"\n", pos)
+        header = data[pos:eol].split(b" ")
+        pos = eol + 1
+        if len(header) == 3 and header[1] in (b"blob", b"tree", b"commit", b"tag"):
+            size = int(header[2])
+            found[p] = data[pos : pos + size] if header[1] == b"blob" else None
+            pos += size + 1
+        else:  # "<name> missing" / "ambiguous"
+            found[p] = None
+    return found
+
+
+def trailer_values(repo: str | Path, base: str, head: str, key: str) -> list[tuple[str, str]]:
+    """(commit, value) for every `key:` trailer of the commits in `base..head`.
+
+    Trailers are parsed by git itself (`%(trailers)`, the parser of
+    `git interpret-trailers --parse`): only the message's last paragraph counts, the key is
+    matched case-insensitively, folded values are unfolded.
+    """
+    if not _TRAILER_KEY_RE.match(key):
+        raise ValueError(f"invalid trailer key {key!r}")
+    fmt = f"%H%x1f%(trailers:key={key},valueonly,unfold)"
+    raw = run(repo, "log", "-z", f"--format={fmt}", "--end-of-options", f"{base}..{head}").stdout
+    values: list[tuple[str, str]] = []
+    for record in raw.decode("utf-8", "replace").split("\0"):
+        sha, sep, rest = record.partition("\x1f")
+        if not sep:
+            continue
+        values.extend((sha.strip(), v.strip()) for v in rest.splitlines() if v.strip())
+    return values
+
+
+def dirty_paths(repo: str | Path, under: str = ".") -> list[str]:
+    """Paths under `under` whose work-tree state differs from HEAD (untracked ones included)."""
+    raw = run(repo, "status", "--porcelain", "-z", "--untracked-files=all", "--no-renames",
+              "--", under).stdout
+    return [entry[3:] for entry in raw.decode("utf-8", "surrogateescape").split("\0")
+            if len(entry) > 3]

@@ -37,7 +37,7 @@ import os
 import re
 from typing import NamedTuple, TypeAlias
 
-from helm_guard.jsonc_tree import LineIndex, Node, TreeResult, parse_tree
+from helm_guard.jsonc_tree import LineIndex, TreeResult, parse_tree
 
 PathPart: TypeAlias = str | int
 JsonPath: TypeAlias = tuple[PathPart, ...]
@@ -143,17 +143,17 @@ class Document:
         node = self._tree.root
         if node is None:  # unreachable: the fast path accepted this text
             return _START
-        start, end = node.start, node.end
+        start, end, kids = node
         for part in parts:
-            kids = node.kids
             if isinstance(kids, dict) and isinstance(part, str) and part in kids:
                 key_start, key_end, node = kids[part]
-                start, end = (key_start, key_end) if key else (node.start, node.end)
+                start, end = (key_start, key_end) if key else node[:2]
             elif isinstance(kids, list) and isinstance(part, int) and 0 <= part < len(kids):
                 node = kids[part]
-                start, end = node.start, node.end
+                start, end = node[:2]
             else:
                 break
+            kids = node[2]
         return self._span(start, end)
 
     def _span(self, start: int, end: int) -> Span:
@@ -166,12 +166,15 @@ class Document:
 
 _COMMENT = r"//[^\r\n]*+|/\*(?:[^*]++|\*(?!/))*+\*/"
 _BEFORE_CLOSE = rf"[ \t\r\n]*+(?:(?:{_COMMENT})[ \t\r\n]*+)*+[}}\]]"  # what follows a trailing ','
-# group 1: a run to keep as is (strings whole, slashes that start no comment, commas that are not
-# trailing); then 2 a line comment, 3 a block comment, 4 a trailing comma, 5 an unterminated
-# string or comment, or the end of the text.
+_STRING = r'"[^"\\]*+(?:\\.[^"\\]*+)*+"'
+# group 1: a run to keep as is: plain runs, whole strings, slashes that start no comment and commas
+# that are not trailing (unrolled: `plain (special plain)*`, all possessive, no backtracking).
+# Then what ends the run: 2 a line comment or a one-line block comment, 3 a multi-line block
+# comment, 4 a trailing comma, 5 an unterminated string or comment (decline), or the end.
 _STRIP = re.compile(
-    rf"""((?:[^"/,]++|"(?:[^"\\]++|\\.)*+"|/(?![/*])|,(?!{_BEFORE_CLOSE}))*+)"""
-    rf"""(?:(//[^\r\n]*+)|(/\*(?:[^*]++|\*(?!/))*+\*/)|(,)|(["/])|\Z)""",
+    rf"""([^"/,]*+(?:(?:{_STRING}|,(?!{_BEFORE_CLOSE})|/(?![/*]))[^"/,]*+)*+)"""
+    r"""(?:(//[^\r\n]*+|/\*[^*\r\n]*+(?:\*++[^*/\r\n][^*\r\n]*+)*+\*++/)"""
+    r"""|(/\*(?:[^*]++|\*(?!/))*+\*/)|(,)|(["/])|\Z)""",
     re.DOTALL,
 )
 _NOT_NEWLINE = re.compile(r"[^\r\n]")
@@ -207,18 +210,17 @@ def _strip(text: str) -> str:
         if code:
             last = code[-1]
         group = m.lastindex
-        if group == 1 or group is None:
-            return keep
+        if group == 2:
+            return keep + " " * (m.end() - m.start(2))
         if group == 4:
             if last not in _VALUE_END:  # `[,]`, `{,}`, `[1,,]`, `{"a":,}`: not a trailing comma
                 raise _Decline("comma")
             return keep + " "
+        if group == 3:
+            return keep + _NOT_NEWLINE.sub(" ", m.group(3))
         if group == 5:
             raise _Decline("unterminated")
-        comment = m.group(group)
-        if group == 3 and ("\n" in comment or "\r" in comment):
-            return keep + _NOT_NEWLINE.sub(" ", comment)
-        return keep + " " * len(comment)
+        return keep  # the end of the text
 
     return _STRIP.sub(replace, text)
 

@@ -34,18 +34,11 @@ from json.decoder import scanstring
 from typing import NamedTuple, TypeAlias
 
 Key: TypeAlias = str | int
-Member: TypeAlias = "tuple[int, int, Node]"  # key start, key end, value node
-
-
-class Node:
-    """Offsets of one value; `kids` holds members (last occurrence of a key) or items."""
-
-    __slots__ = ("start", "end", "kids")
-
-    def __init__(self, start: int, end: int, kids: dict[str, Member] | list[Node] | None) -> None:
-        self.start = start
-        self.end = end
-        self.kids = kids
+# A value's offsets: (start, end, kids); kids is a dict of members (the last occurrence of each
+# key: key start, key end, value) for an object, a list of items for an array, None for a scalar.
+# Plain tuples: cheap to build, and the cyclic GC stops tracking the scalar ones.
+Node: TypeAlias = "tuple[int, int, dict[str, Member] | list[Node] | None]"
+Member: TypeAlias = "tuple[int, int, Node]"
 
 
 class RawError(NamedTuple):
@@ -269,13 +262,13 @@ class _Frame:
     """An open object or array on the parser's stack."""
 
     __slots__ = (
-        "is_object", "start", "node", "value", "path_key", "needs_comma", "key", "ks", "ke", "firsts"
+        "is_object", "start", "kids", "value", "path_key", "needs_comma", "key", "ks", "ke", "firsts"
     )
 
     def __init__(self, is_object: bool, start: int, path_key: Key) -> None:
         self.is_object = is_object
         self.start = start
-        self.node = Node(start, -1, {} if is_object else [])
+        self.kids: dict[str, Member] | list[Node] = {} if is_object else []
         self.value: dict[str, object] | list[object] = {} if is_object else []
         self.path_key = path_key
         self.needs_comma = False
@@ -314,7 +307,7 @@ def _parse(text: str, duplicates: list[RawDuplicate]) -> tuple[object, Node]:
             tok = next(tokens)
             done_node = None
         elif kind == STR or kind == NUM or kind == LIT:
-            done_value, done_node = tok[3], Node(tok[1], tok[2], None)
+            done_value, done_node = tok[3], (tok[1], tok[2], None)
             tok = next(tokens)
         else:
             where = "a JSON value"
@@ -335,10 +328,10 @@ def _parse(text: str, duplicates: list[RawDuplicate]) -> tuple[object, Node]:
                 frame = stack[-1]
                 if frame.is_object:
                     frame.value[frame.key] = done_value  # type: ignore[index]
-                    frame.node.kids[frame.key] = (frame.ks, frame.ke, done_node)  # type: ignore[index]
+                    frame.kids[frame.key] = (frame.ks, frame.ke, done_node)  # type: ignore[index]
                 else:
                     frame.value.append(done_value)  # type: ignore[union-attr]
-                    frame.node.kids.append(done_node)  # type: ignore[union-attr]
+                    frame.kids.append(done_node)  # type: ignore[union-attr]
                 done_node = None
             frame = stack[-1]
             close = "}" if frame.is_object else "]"
@@ -359,8 +352,7 @@ def _parse(text: str, duplicates: list[RawDuplicate]) -> tuple[object, Node]:
                 )
             if kind == close:  # end of container (possibly after a trailing comma)
                 stack.pop()
-                frame.node.end = tok[2]
-                done_value, done_node = frame.value, frame.node
+                done_value, done_node = frame.value, (frame.start, tok[2], frame.kids)
                 tok = next(tokens)
                 continue
             if frame.is_object:  # jsonc-parser's parseProperty
@@ -371,7 +363,7 @@ def _parse(text: str, duplicates: list[RawDuplicate]) -> tuple[object, Node]:
                     )
                 key = str(tok[3])
                 if key in frame.value:
-                    kids: dict[str, Member] = frame.node.kids  # type: ignore[assignment]
+                    kids: dict[str, Member] = frame.kids  # type: ignore[assignment]
                     if frame.firsts is None:
                         frame.firsts = {}
                     first = frame.firsts.setdefault(key, kids[key][:2])

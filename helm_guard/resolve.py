@@ -50,7 +50,7 @@ _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 class Target:
     """One deploy target of one file, resolved as wrangler resolves it."""
 
-    __slots__ = ("env", "raw", "top", "error", "error_path", "warnings")
+    __slots__ = ("env", "raw", "top", "error", "error_path", "warnings", "_indexed")
 
     def __init__(
         self, env: str | None, raw: Mapping[str, Any], top: Mapping[str, Any]
@@ -61,6 +61,7 @@ class Target:
         self.error: str | None = None
         self.error_path: JsonPath = ()  # where the first validation error is
         self.warnings: list[str] = []
+        self._indexed: dict[str, list[tuple[int, Mapping[str, Any]]]] = {}
 
     # --- where values come from -------------------------------------------------------
     @property
@@ -109,12 +110,16 @@ class Target:
             return []
         return [b for b in value if isinstance(b, Mapping)]
 
-    def indexed_bindings(self, key: str) -> Iterator[tuple[int, Mapping[str, Any]]]:
-        value = self.get(key)
-        if isinstance(value, list):
-            for i, b in enumerate(value):
-                if isinstance(b, Mapping):
-                    yield i, b
+    def indexed_bindings(self, key: str) -> list[tuple[int, Mapping[str, Any]]]:
+        """(index, entry) of each object in the binding list `key` (memoised: every rule
+        asks)."""
+        found = self._indexed.get(key)
+        if found is None:
+            value = self.get(key)
+            found = [(i, b) for i, b in enumerate(value) if isinstance(b, Mapping)] \
+                if isinstance(value, list) else []
+            self._indexed[key] = found
+        return found
 
     @property
     def routes(self) -> list[Any] | None:

@@ -413,7 +413,7 @@ class Wrangler:
         env: str | None,
         expect: type,
     ) -> Any:
-        result = self._run_with_config(args, config=config, env=env)
+        result = self.run_with_config(args, config=config, env=env)
         try:
             data = parse_json_output(result.stdout)
         except ValueError:
@@ -431,16 +431,17 @@ class Wrangler:
             )
         return data
 
-    def _run_with_config(
+    def run_with_config(
         self,
-        args: list[str],
+        args: Sequence[str],
         *,
-        config: str | os.PathLike[str] | None,
-        env: str | None,
+        config: str | os.PathLike[str] | None = None,
+        env: str | None = None,
         cwd: str | os.PathLike[str] | None = None,
     ) -> WranglerResult:
-        """Run with `--config`/`--env` when a config is given; otherwise in a private empty
-        directory with an empty config, so no ambient wrangler config is read."""
+        """Run `wrangler <args>` with `--config`/`--env` when a config is given; otherwise in
+        a private empty directory with an empty config, so no ambient wrangler config (and
+        its `account_id`) is read. Low level, like `run`: it validates nothing in `args`."""
         if env is not None:
             _validate_env_name(env)
             if config is None:
@@ -480,7 +481,7 @@ class Wrangler:
             args.append(f"--message={validate_message(message)}")
         if tag is not None:
             args.append(f"--tag={validate_message(tag, 'tag')}")
-        result = self._run_with_config(args, config=config, env=env, cwd=cwd)
+        result = self.run_with_config(args, config=config, env=env, cwd=cwd)
         m = _VERSION_ID_OUT_RE.search(strip_ansi(result.stdout))
         if m is None or not VERSION_ID_RE.fullmatch(m.group(1)):
             raise WranglerError(
@@ -592,7 +593,7 @@ class Wrangler:
             specs.append(f"{remainder_version_id}@{_format_pct(round(100 - pct, 3))}")
         elif remainder_version_id is not None:
             raise WranglerError("refusing to run wrangler: 100% leaves nothing for a remainder")
-        self._run_with_config(
+        self.run_with_config(
             ["versions", "deploy", *specs, f"--name={name}", "--yes", f"--message={message}"],
             config=config,
             env=env,
@@ -639,7 +640,7 @@ class Wrangler:
                     ) from None
                 raise
             return
-        self._run_with_config(
+        self.run_with_config(
             ["rollback", version_id, f"--name={name}", f"--message={message}", "--yes"],
             config=config,
             env=env,

@@ -1,6 +1,6 @@
 """pytest fixtures for running the real, pinned wrangler against the local API emulator.
 
-Load with `pytest_plugins = ["wrangler_fixtures"]` (in a test module or tests/conftest.py).
+Load with `pytest_plugins = ["tests.wrangler_fixtures"]` (in a test module or tests/conftest.py).
 
 - `emulator`: a started `CloudflareEmulator` (stopped after the test).
 - `wrangler_env`: the environment for wrangler: the emulator's base URL, a dummy token, the
@@ -8,8 +8,12 @@ Load with `pytest_plugins = ["wrangler_fixtures"]` (in a test module or tests/co
   cached OAuth login is read.
 - `wrangler`: a `helm_guard.wrangler.Wrangler` using tests/node/node_modules/.bin/wrangler
   with `wrangler_env`.
-- `write_worker_project(root, ...)`: a minimal Worker project (wrangler.jsonc with a D1 and
-  an R2 binding + src/index.js).
+- `wrangler_bin`: the path of the pinned wrangler (fails the test if it is not installed).
+- `write_worker_project(root, ...)` (also as the fixture `worker_project`): a minimal Worker
+  project (wrangler.jsonc with a D1 and an R2 binding + src/index.js).
+
+Test modules should take these as fixtures rather than import this module: importing it before
+pytest registers it as a plugin disables pytest's assertion rewriting for it (a warning).
 
 A missing wrangler FAILS the test (never skips): the guard's wrangler handling is exactly what
 these tests exist to check.
@@ -18,7 +22,7 @@ these tests exist to check.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -84,9 +88,21 @@ def wrangler_env(emulator: CloudflareEmulator, _wrangler_home: Path) -> dict[str
 
 
 @pytest.fixture
-def wrangler(wrangler_env: dict[str, str]) -> Wrangler:
+def wrangler_bin() -> Path:
+    """The pinned wrangler executable (the test fails if it is not installed)."""
+    return require_wrangler()
+
+
+@pytest.fixture
+def wrangler(wrangler_bin: Path, wrangler_env: dict[str, str]) -> Wrangler:
     """The pinned wrangler, wired to the emulator (60 s timeout per call)."""
-    return Wrangler(require_wrangler(), extra_env=wrangler_env, timeout=60)
+    return Wrangler(wrangler_bin, extra_env=wrangler_env, timeout=60)
+
+
+@pytest.fixture
+def worker_project() -> Callable[..., Path]:
+    """`write_worker_project` as a fixture."""
+    return write_worker_project
 
 
 def write_worker_project(

@@ -63,7 +63,6 @@ def _names(t: TargetInfo) -> Iterator[tuple[JsonPath, str]]:
 def check(t: TargetInfo, ctx: Context) -> Iterator[Problem]:
     if t.file.entry.slug and not t.file.entry.slug.isascii():
         yield ctx.problem(t, (), f"the shop folder name {t.file.entry.slug!r} is not ASCII")
-    skeletons = _skeletons(ctx)
     for parts, name in _names(t):
         if not name.isascii():
             bad = sorted({f"U+{ord(c):04X} {unicodedata.name(c, '?')}" for c in name
@@ -74,6 +73,7 @@ def check(t: TargetInfo, ctx: Context) -> Iterator[Problem]:
         if ctx.owner_of(name) is not None:
             continue  # an exact, known name: ownership rules judge it
         key = skeleton(re.sub(r"^https?://", "", name))
+        skeletons = _skeletons(ctx)
         if key in skeletons and skeletons[key] != name.lower():
             yield ctx.problem(t, parts, f"name {name!r} is confusable with {skeletons[key]!r}, "
                               "a registered resource name")

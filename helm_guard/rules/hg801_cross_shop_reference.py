@@ -28,7 +28,7 @@ from typing import Any
 from helm_guard.checker import Context, Problem, TargetInfo
 from helm_guard.jsonc import JsonPath
 from helm_guard.resolve import NON_INHERITABLE
-from helm_guard.rules._common import belongs, foreign
+from helm_guard.rules._common import belongs
 
 ID = "HG801"
 NAME = "cross-shop-reference"
@@ -36,11 +36,28 @@ SEVERITY = "error"
 SCOPE = "target"
 SUMMARY = "A binding, route or var names another shop's resource."
 
-_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_NON_INHERITABLE = frozenset(NON_INHERITABLE)
 # fields judged by the D1/R2 rules
 _SKIP = {("d1_databases", "database_name"), ("d1_databases", "database_id"),
          ("d1_databases", "preview_database_id"), ("r2_buckets", "bucket_name"),
          ("r2_buckets", "preview_bucket_name")}
+_IDS = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9a-fA-F]{32}"
+_HOST = r"[A-Za-z0-9-]++(?:\.[A-Za-z0-9-]++)+"
+
+
+def _candidate_re(ctx: Context) -> re.Pattern[str]:
+    """One regex finding every substring that could be a resource identity: ids, hostnames,
+    and names starting with the literal prefix of the naming templates (e.g. `helm-`)."""
+    if ID not in ctx.cache:
+        prefixes = {t.split("{", 1)[0] for t in ctx.fleet.naming.values()}
+        if "" in prefixes:
+            names = r"[A-Za-z0-9][A-Za-z0-9_-]*+"
+        else:
+            names = "(?:" + "|".join(re.escape(p) for p in sorted(prefixes)) + r")[A-Za-z0-9_-]*+"
+        # anchored at token starts, possessive runs: no quadratic rescans inside long words
+        ctx.cache[ID] = re.compile(f"(?<![A-Za-z0-9_.-])(?:{_IDS}|{_HOST}|{names})")
+    pattern: re.Pattern[str] = ctx.cache[ID]
+    return pattern
 
 
 def _strings(value: Any, parts: JsonPath) -> Iterator[tuple[JsonPath, str]]:
@@ -55,32 +72,54 @@ def _strings(value: Any, parts: JsonPath) -> Iterator[tuple[JsonPath, str]]:
             stack.extend((x, p + (i,)) for i, x in enumerate(v))
 
 
-def _candidates(text: str) -> Iterator[str]:
-    yield text
-    for token in _TOKEN.findall(text):
-        yield token
-        if "." in token:
-            yield from token.split(".")
+def _owner_of_candidate(ctx: Context, cand: str) -> Any:
+    """The tenant owning `cand`, or its longest dash-prefix (`helm-bravo-orders` -> the
+    owner of `helm-bravo`), so `helm-acme-east-db` stays acme-east's, not acme's."""
+    owner = ctx.owner_of(cand)
+    if owner is not None:
+        return owner
+    head = cand
+    while "-" in head:
+        head = head.rsplit("-", 1)[0]
+        owner = ctx.owner_of(head)
+        if owner is not None:
+            return owner
+    for part in cand.split(".")[:-1] if "." in cand else ():
+        owner = ctx.owner_of(part)
+        if owner is not None:
+            return owner
+    return None
 
 
 def check(t: TargetInfo, ctx: Context) -> Iterator[Problem]:
     target = t.target
     if target.error is not None or (t.tenant is None and not t.is_base):
         return
-    roots: list[tuple[str, Any]] = [(k, target.get(k)) for k in NON_INHERITABLE
-                                    if target.get(k) is not None]
-    if target.get("routes") is not None:
-        roots.append(("routes", target.get("routes")))
-    if target.get("route") is not None:
-        roots.append(("route", target.get("route")))
-    for key, value in roots:
-        for parts, text in _strings(value, target.origin(key)):
-            rel = parts[len(target.origin(key)):]
-            if len(rel) >= 2 and (key, rel[-1]) in _SKIP:
+    keys = [k for k in target.raw if k in _NON_INHERITABLE]
+    for k in ("routes", "route"):
+        if target.get(k) is not None:
+            keys.append(k)
+    pattern = _candidate_re(ctx)
+    found: list[tuple[str, JsonPath, str]] = []
+    for key in keys:
+        origin = target.origin(key)
+        for parts, text in _strings(target.get(key), origin):
+            if len(parts) >= len(origin) + 2 and (key, parts[-1]) in _SKIP:
                 continue
-            for cand in _candidates(text):
-                other = foreign(ctx, t, cand)
-                if other is not None:
-                    yield ctx.problem(t, parts, f'"{key}" names another shop\'s resource '
-                                      f"{cand!r}{belongs(other)}")
-                    break
+            found.append((key, parts, text))
+    # one scan over everything; per-string work only when a foreign identity shows up
+    blob = "\n".join(text for _, _, text in found)
+    foreign = set()
+    for cand in set(pattern.findall(blob)):
+        owner = _owner_of_candidate(ctx, cand)
+        if owner is not None and owner != t.tenant:
+            foreign.add(cand)
+    if not foreign:
+        return
+    for key, parts, text in found:
+        for m in pattern.finditer(text):
+            if m.group() in foreign:
+                owner = _owner_of_candidate(ctx, m.group())
+                yield ctx.problem(t, parts, f'"{key}" names another shop\'s resource '
+                                  f"{m.group()!r}{belongs(owner)}")
+                break

@@ -45,6 +45,7 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("a private key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
     ("a JSON Web Token", re.compile(r"\beyJ[0-9A-Za-z_-]{10,}\.eyJ[0-9A-Za-z_-]{10,}\.")),
 )
+_ANY = re.compile("|".join(f"(?:{p.pattern})" for _, p in _PATTERNS))
 _SECRET_NAME = re.compile(r"(SECRET|TOKEN|PASSWORD|PASSWD|PRIVATE_KEY|API_KEY)$", re.I)
 _PLACEHOLDER = re.compile(r"^(|x+|\*+|changeme|todo|placeholder|<[^>]*>|\$\{[^}]*\})$", re.I)
 _TOKENISH = re.compile(r"^[A-Za-z0-9+/=_\-.]{32,}$")
@@ -59,9 +60,10 @@ def _entropy(s: str) -> float:
 
 def classify(name: str, value: str) -> str | None:
     """The kind of secret `value` looks like, or None. Never returns the value itself."""
-    for kind, pattern in _PATTERNS:
-        if pattern.search(value):
-            return kind
+    if len(value) >= 15 and _ANY.search(value):
+        for kind, pattern in _PATTERNS:
+            if pattern.search(value):
+                return kind
     if _SECRET_NAME.search(name) and not _PLACEHOLDER.match(value.strip()):
         return "a value of a secret-named var"
     if (_TOKENISH.match(value) and not _HEX_OR_UUID.match(value) and _entropy(value) >= 4.3
