@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "inspect": "show what wrangler will deploy from config files, target by target",
     "gate": "the CI deploy gate: check, affected shops, rebinds, halts, deploy matrix",
     "verify": "re-check one shop right before it is deployed (digest + halt)",
+    "batch": "print one batch of the deploy plan as a GitHub matrix",
     "halt": "halt deploys of the whole fleet or of some shops",
     "resume": "lift a halt",
     "status": "show halts, their history, and whether the state could be read",

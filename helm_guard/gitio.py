@@ -464,16 +464,23 @@ def cas_update(
     Each attempt: snapshot the remote refs, call `build(snapshot)` for the change (None: nothing
     to do; it may raise to abort), commit it on top of `refs[0]`, push it to every ref in one
     atomic, non-forced push. A push that lost a race is retried after a jittered backoff, up to
-    `max_attempts`; then CasExhausted. Other refusals raise PushRefused.
+    `max_attempts`; then CasExhausted. Other refusals raise PushRefused. If a push reported as
+    failed did land (connection lost after the remote applied it), the next snapshot finds it
+    and it counts as done, so a retry never records the same change twice.
     """
     waited = 0.0
     losses: list[str] = []
+    last_pushed: str | None = None
     for attempt in range(1, max_attempts + 1):
         snap = snapshot(repo, remote, refs)
+        tip = snap[refs[0]]
+        if last_pushed and tip and is_ancestor(repo, last_pushed, tip):
+            return CasResult(last_pushed, True, attempt - 1, snap, attempt - 2, waited, losses)
         change = build(snap)
         if change is None:
             return CasResult(snap[refs[0]], False, attempt, snap, attempt - 1, waited, losses)
-        commit = commit_files(repo, snap[refs[0]], change.files, change.message)
+        commit = commit_files(repo, tip, change.files, change.message)
+        last_pushed = commit
         outcome = push(repo, remote, dict.fromkeys(refs, commit))
         if outcome.ok:
             return CasResult(commit, True, attempt, snap, attempt - 1, waited, losses)

@@ -1,0 +1,144 @@
+"""The command line as users meet it: exit codes, messages, no tracebacks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helm_guard.cli import main
+from tests.fleets import ACME, ACME_ID, BRAVO_ID, copy_example, edit
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "helm_guard", *args], cwd=cwd or ROOT,
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_example_fleet_checks_clean_from_a_fresh_process() -> None:
+    proc = run("check", "--fleet", "examples/fleet/helm-fleet.jsonc")
+    assert proc.returncode == 0, proc.stderr
+    assert "no findings (3 files, 6 targets, 4 shops checked)" in proc.stdout
+
+
+def test_finds_fleet_file_upwards(tmp_path: Path) -> None:
+    copy_example(tmp_path)
+    proc = run("check", cwd=tmp_path / "shops" / "acme")
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_swap_exits_1_with_file_line_col(tmp_path: Path) -> None:
+    copy_example(tmp_path)
+    edit(tmp_path / ACME, ACME_ID, BRAVO_ID)
+    proc = run("check", "--format", "text", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert f"{ACME}:17:22: HG403" in proc.stdout
+
+
+def test_paths_narrow_the_report_but_not_the_check(tmp_path: Path) -> None:
+    copy_example(tmp_path)
+    edit(tmp_path / ACME, ACME_ID, BRAVO_ID)
+    proc = run("check", "shops/bravo/wrangler.jsonc", cwd=tmp_path)
+    assert proc.returncode == 1  # bravo's id is also used by acme: fleet-wide rule
+    assert all(line.startswith("shops/bravo/") for line in proc.stdout.splitlines()[:-1])
+
+
+def test_no_fleet_file_is_exit_2(tmp_path: Path) -> None:
+    proc = run("check", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "no helm-fleet.jsonc found" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("content,fragment", [
+    ("{", "CloseBraceExpected"),
+    ('{"configs": ["shops/*/wrangler.jsonc"], "shops": {"Acme": {"database_id": "x"}}}',
+     "$.shops"),
+    ('{"configs": ["nothing/*/wrangler.jsonc"], "shops": {}}', "matches no file"),
+    ('{"configs": ["a"], "shops": {}, "configs": ["b"]}', "duplicate key"),
+])
+def test_bad_fleet_file_is_exit_2(tmp_path: Path, content: str, fragment: str) -> None:
+    (tmp_path / "helm-fleet.jsonc").write_text(content)
+    proc = run("check", cwd=tmp_path)
+    assert proc.returncode == 2, proc.stdout
+    assert fragment in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_symlink_outside_the_repository_is_a_finding(tmp_path: Path) -> None:
+    fleet = copy_example(tmp_path / "fleet")
+    outside = tmp_path / "outside.jsonc"
+    outside.write_text((fleet / ACME).read_text())
+    (fleet / ACME).unlink()
+    os.symlink(outside, fleet / ACME)
+    proc = run("check", cwd=fleet)
+    assert proc.returncode == 1
+    assert "HG103" in proc.stdout and "outside the fleet repository" in proc.stdout
+
+
+@pytest.mark.parametrize("content,rule", [(b"", "HG101"), (b"\xef\xbb\xbf", "HG101"),
+                                          (b"{\"name\": \"\xc3\x28\"}", "HG103"),
+                                          (b"\x00\x00\xfe\xff{}", "HG103")])
+def test_empty_and_undecodable_files_are_findings(tmp_path: Path, content: bytes,
+                                                  rule: str) -> None:
+    copy_example(tmp_path)
+    (tmp_path / ACME).write_bytes(content)
+    proc = run("check", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert f"{ACME}:1:" in proc.stdout and rule in proc.stdout
+
+
+def test_json_format_is_machine_readable(tmp_path: Path) -> None:
+    copy_example(tmp_path)
+    edit(tmp_path / ACME, ACME_ID, BRAVO_ID)
+    proc = run("check", "--format", "json", cwd=tmp_path)
+    doc = json.loads(proc.stdout)
+    assert doc["summary"]["errors"] == len(doc["findings"]) >= 2
+    f = next(f for f in doc["findings"] if f["rule"] == "HG403")
+    assert f["json_path"] == "$.d1_databases[0].database_id" and f["shop"] == "acme"
+
+
+def test_internal_error_is_exit_3_without_traceback(monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    import helm_guard.commands.check as check_cmd
+
+    def boom(**_: object) -> int:
+        raise RuntimeError("simulated bug")
+
+    monkeypatch.setattr(check_cmd, "check", boom)
+    assert main(["check"]) == 3
+    err = capsys.readouterr().err
+    assert "internal error" in err and "Traceback" not in err
+
+
+def test_usage_errors_are_exit_2() -> None:
+    assert main([]) == 2
+    assert main(["check", "--format", "xml"]) == 2
+    assert main(["no-such-command"]) == 2
+
+
+def test_inspect_reports_what_wrangler_uses_for_duplicates(tmp_path: Path) -> None:
+    copy_example(tmp_path)
+    edit(tmp_path / ACME, f'"database_id": "{ACME_ID}",',
+         f'"database_id": "{ACME_ID}", "database_id": "{BRAVO_ID}",')
+    proc = run("inspect", str(tmp_path / ACME))
+    out = json.loads(proc.stdout)
+    assert out["targets"][0]["d1_databases"][0]["database_id"] == BRAVO_ID
+    assert any("duplicate key" in w for w in out["targets"][0]["warnings"])
+
+
+def test_check_does_not_import_git_or_wrangler_modules() -> None:
+    code = ("import sys; from helm_guard.cli import main; main(['check', '--fleet', "
+            "'examples/fleet/helm-fleet.jsonc']); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('git', 'jsonschema', 'helm_guard') and m.split('.')[-1] in "
+            "('git', 'gitio', 'wrangler', 'jsonschema', 'state')))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, check=False)
+    assert proc.stdout.strip().splitlines()[-1] == "[]", proc.stdout

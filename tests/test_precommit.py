@@ -1,0 +1,74 @@
+"""The real `pre-commit` executable refuses a commit that swaps a D1 binding and accepts a
+clean one. The hook definition is taken from this repository's `.pre-commit-hooks.yaml`
+(entry, files, pass_filenames, require_serial); only `language` becomes `system` so the test
+uses the helm-guard installed here instead of building a fresh environment from PyPI."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from tests.fleets import ACME, ACME_ID, BRAVO_ID, copy_example, edit
+
+ROOT = Path(__file__).resolve().parents[1]
+GIT_ENV = {"GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "test@example.invalid",
+           "GIT_COMMITTER_NAME": "Test", "GIT_COMMITTER_EMAIL": "test@example.invalid"}
+
+
+def git(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update(GIT_ENV)
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
+    env["PRE_COMMIT_HOME"] = str(cwd.parent / "pre-commit-home")
+    return subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=120, check=False)
+
+
+def test_hook_manifest_regex_matches_configs() -> None:
+    hook = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())[0]
+    files = re.compile(hook["files"])
+    for path in ("wrangler.jsonc", "shops/acme/wrangler.jsonc", "wrangler.json",
+                 "helm-fleet.jsonc"):
+        assert files.search(path), path
+    for path in ("wrangler.toml", "src/index.js", "shops/acme/wrangler.jsonc.bak"):
+        assert not files.search(path), path
+    assert hook["pass_filenames"] is False and hook["require_serial"] is True
+
+
+def test_precommit_refuses_swap_and_accepts_clean(tmp_path: Path) -> None:
+    assert shutil.which("pre-commit") or (Path(sys.executable).parent / "pre-commit").exists(), \
+        "pre-commit is not installed: pip install -e '.[test]'"
+    repo = tmp_path / "fleet"
+    copy_example(repo)
+    hook = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())[0]
+    hook["language"] = "system"
+    hook["entry"] = f"{sys.executable} -m helm_guard " + hook["entry"].split(" ", 1)[1]
+    config = {"repos": [{"repo": "local", "hooks": [hook]}]}
+    (repo / ".pre-commit-config.yaml").write_text(yaml.safe_dump(config))
+    assert git(repo, "init", "-q", "-b", "main").returncode == 0
+    proc = git(repo, "add", "-A")
+    assert proc.returncode == 0, proc.stderr
+    precommit = shutil.which("pre-commit") or str(Path(sys.executable).parent / "pre-commit")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env["PRE_COMMIT_HOME"] = str(tmp_path / "pre-commit-home")
+    install = subprocess.run([precommit, "install"], cwd=repo, capture_output=True, text=True,
+                             env=env, timeout=120, check=False)
+    assert install.returncode == 0, install.stdout + install.stderr
+
+    clean = git(repo, "commit", "-q", "-m", "clean fleet")
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert "Passed" in clean.stdout + clean.stderr
+
+    edit(repo / ACME, ACME_ID, BRAVO_ID)
+    git(repo, "add", ACME)
+    swapped = git(repo, "commit", "-q", "-m", "swap acme's database")
+    out = swapped.stdout + swapped.stderr
+    assert swapped.returncode != 0, out
+    assert f"{ACME}:17:22: HG403" in out
+    assert git(repo, "log", "--oneline").stdout.count("\n") == 1  # the swap did not land
