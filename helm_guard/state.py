@@ -503,8 +503,13 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _malformed_hint(remote: str, path: str = HALT_FILE) -> str:
+    first = (
+        "deploys stay blocked until it is fixed"
+        if path == HALT_FILE
+        else "this shop's ledger cannot be used until it is fixed"
+    )
     return (
-        "deploys stay blocked until it is fixed. See the bad change with "
+        f"{first}. See the bad change with "
         f"`git fetch {remote} && git log -p {remote}/{STATE_BRANCH} -- {path}`, then commit a "
         f"corrected {path} on top (e.g. `git worktree add ../helm-state {remote}/{STATE_BRANCH}`,"
         f" fix or `git revert` there, `git push {remote} HEAD:{STATE_BRANCH}`); "
@@ -1064,8 +1069,12 @@ def parse_ledger(raw: bytes, slug: str, *, remote: str = "origin") -> list[Ledge
         if not line.strip():
             continue
         try:
+            try:
+                data = json.loads(line, object_pairs_hook=_no_duplicates)
+            except ValueError as exc:
+                raise ValueError(f"line {n}: not JSON: {exc}") from None
             obj = _object(
-                json.loads(line, object_pairs_hook=_no_duplicates),
+                data,
                 f"line {n}",
                 required={"v", "seq", "at", "by", "shop", "record"},
                 optional=set(),

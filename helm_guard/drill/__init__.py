@@ -59,6 +59,7 @@ class Record:
         self.commands: list[CommandRun] = []
         self.timings: dict[str, float | None] = dict.fromkeys(TIMING_KEYS)
         self._secrets = secrets
+        self.own_secrets: list[str] = []
 
     def begin(self, step: str) -> None:
         """Name the step that the following commands and expectations belong to."""
@@ -70,6 +71,7 @@ class Record:
     def secret(self, value: str) -> str:
         """Register a value that must appear nowhere in the drill's output; returns it."""
         self._secrets.add(value)
+        self.own_secrets.append(value)
         return value
 
     def redact(self, text: str) -> str:
@@ -150,6 +152,21 @@ def run_scenario(module: ModuleType, ws: Workspace, secrets: set[str]) -> Scenar
     seconds = time.perf_counter() - start
     if not rec.expectations:
         rec.expect("the scenario checked something", "at least one expectation", "none", False)
+    result = _judge(module, rec, error, seconds)
+    if rec.own_secrets:  # the scenario planted a secret: its own report must not show it
+        from helm_guard.drill import report
+
+        leaked = scan_for_secrets(report.scenario_texts(result), set(rec.own_secrets))
+        rec.begin("report")
+        rec.expect("the drill's JSON, Markdown and text report of this scenario never contain "
+                   "the planted secret", "secret absent",
+                   "secret absent" if not leaked else f"secret present {len(leaked)}x (redacted)",
+                   not leaked)
+        result = _judge(module, rec, error, seconds)
+    return result
+
+
+def _judge(module: ModuleType, rec: Record, error: str | None, seconds: float) -> ScenarioResult:
     failed = next((e for e in rec.expectations if not e.ok), None)
     steps = [StepRun(c.label, tuple(rec.redact(a) for a in c.argv), c.exit_code,
                      round(c.seconds, 3)) for c in rec.commands]
@@ -167,14 +184,19 @@ def run_drill(
     keep_sandbox: bool = False,
     copy_fleet: bool = False,
     progress: Callable[[str], None] | None = None,
+    secrets: set[str] | None = None,
 ) -> DrillReport:
     """Run `scenarios` in one sandbox built from `fleet_file`; never raises for a failing
-    scenario (only for a sandbox that cannot be set up: UsageError)."""
+    scenario (only for a sandbox that cannot be set up: UsageError). `secrets` is filled with
+    every value a scenario planted that must not appear in any output (the caller scans the
+    rendered report for them)."""
     say = progress or (lambda _msg: None)
     say(BANNER)
     started, t0 = _now(), time.perf_counter()
     results: list[ScenarioResult] = []
     sandbox = Sandbox(fleet_file, wrangler=wrangler, keep=keep_sandbox, copy_fleet=copy_fleet)
+    if secrets is not None:
+        sandbox.secrets = secrets
     with sandbox:
         say(f"sandbox: {sandbox.root} ({sandbox.mode}); Cloudflare API emulator at "
             f"{sandbox.emulator.base_url}")

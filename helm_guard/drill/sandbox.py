@@ -140,6 +140,11 @@ class Sandbox:
         self._workspaces: list[Workspace] = []
         self._seed: Path | None = None
         self.mode = ""
+        self.fleet_name = self.fleet_file.name
+
+    def fleet_args(self) -> list[str]:
+        """`--fleet NAME` when the fleet file is not found by name from the repository root."""
+        return [] if self.fleet_name == "helm-fleet.jsonc" else ["--fleet", self.fleet_name]
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> Sandbox:
@@ -212,7 +217,7 @@ class Sandbox:
             shutil.copytree(self.source_root, work,
                             ignore=shutil.ignore_patterns(".git", "node_modules"))
             _git(env, self.root, "init", "--quiet", "-b", "main", str(work))
-        entry = f"{sys.executable} -m helm_guard check"
+        entry = " ".join([sys.executable, "-m", "helm_guard", "check", *self.fleet_args()])
         (work / ".pre-commit-config.yaml").write_text(HOOK_CONFIG.format(entry=entry),
                                                       encoding="utf-8")
         _git(env, work, "add", "--all")
@@ -251,6 +256,10 @@ class Workspace:
         self.record: Record | None = None
         self.summary_file = base / "step-summary.md"
         self.output_file = base / "github-output.txt"
+        self.fleet_file = clone / sandbox.fleet_name
+
+    def fleet_args(self) -> list[str]:
+        return self.sandbox.fleet_args()
 
     # ------------------------------------------------------------------ running things
     def run(self, label: str, argv: Sequence[str], *, env: Mapping[str, str] | None = None,

@@ -1,0 +1,356 @@
+"""`helm-guard deploy --shop SLUG`: a two-phase, verified deploy of one shop.
+
+`wrangler deploy` uploads and activates in one step, leaving no moment to check what goes
+live. This command splits it, and checks in between:
+
+1. verify: the fleet check (any finding blocks), the shop's deploy digest (`--digest`, from
+   the gate's plan, must equal the one recomputed from this checkout) and the halt state
+   (read from the remote; a halt covering the shop blocks);
+2. upload: `wrangler versions upload --config <shop's config> [--env E] --name <worker>`
+   (auto-provisioning off): a new version, deploys nothing;
+3. check the uploaded version: read *that* version back (`versions view <id> --json`) and
+   compare its bindings with the shop's expected ones (registry + naming,
+   `helm_guard.bindings`); any difference stops here, before anything is live, and says what
+   differed and whose resource it is;
+4. activate: `wrangler versions deploy <id>@100`;
+5. confirm: re-read the live deployment (`deployments status --json`): the version must be at
+   100%, and its bindings (read again) must still match;
+6. record: append `{action: deploy, worker, version_id, commit, digest, actor, ...}` to the
+   shop's ledger on the state branch (`helm_guard.state.append_ledger`).
+
+Test seam: `deploy_shop(..., before_upload=fn)` calls `fn(config_path)` after the check and
+before the upload. Tests use it to swap the config's `database_id` in that window (the race
+a real swap would exploit) and prove that step 3 stops the deploy before activation. The seam
+is a Python keyword only: no flag or environment variable reaches it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NamedTuple, TextIO
+
+from helm_guard import state
+from helm_guard.bindings import (
+    Difference,
+    ExpectedBindings,
+    OwnerIndex,
+    compare,
+    describe,
+    expected_bindings,
+    other_shops,
+)
+from helm_guard.commands._common import add_fleet_option
+from helm_guard.commands.verify import verify_shop
+from helm_guard.errors import EXIT_OK, Blocked, UsageError
+from helm_guard.fleet import SLUG_RE, Fleet, Tenant
+from helm_guard.incident import Steps
+from helm_guard.wrangler import DEFAULT_TIMEOUT, Wrangler, bindings_of, validate_message
+
+TOTAL = 6
+
+
+class ShopTarget(NamedTuple):
+    """Where a shop's production target lives and what it must bind."""
+
+    fleet: Fleet
+    slug: str
+    config: Path  # absolute
+    config_rel: str
+    env: str | None  # passed to wrangler as --env ("" = explicitly the top level)
+    worker: str
+    expected: ExpectedBindings
+    index: OwnerIndex
+    digest: str
+
+
+# ---------------------------------------------------------------------- shared helpers
+def add_common_arguments(p: argparse.ArgumentParser) -> None:
+    """`--shop`, `--fleet`, `--remote`, `--wrangler`, `--wrangler-timeout` (deploy, rollback)."""
+    p.add_argument("--shop", required=True, metavar="SLUG", help="the shop's slug")
+    add_fleet_option(p)
+    p.add_argument(
+        "--remote",
+        metavar="NAME",
+        help="the git remote holding the halt state and ledger "
+        '(default: the fleet file\'s "state.remote", else origin)',
+    )
+    p.add_argument(
+        "--wrangler",
+        metavar="PATH",
+        help="the wrangler executable (default: $HELM_GUARD_WRANGLER, else the fleet "
+        "root's node_modules/.bin/wrangler)",
+    )
+    p.add_argument(
+        "--wrangler-timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"give up on one wrangler call after this long (default: {DEFAULT_TIMEOUT:g})",
+    )
+
+
+def check_shop_slug(slug: str) -> str:
+    """Validate `--shop` before it reaches anything else."""
+    if not isinstance(slug, str) or not SLUG_RE.match(slug):
+        raise UsageError(
+            f"--shop {slug!r} is not a shop slug",
+            hint="lowercase letters, digits and inner dashes, as in helm-fleet.jsonc",
+        )
+    return slug
+
+
+def remote_of(fleet: Fleet, explicit: str | None) -> str:
+    """`--remote`, else the fleet file's `state.remote`, else origin."""
+    remote = explicit or (fleet.data.get("state") or {}).get("remote") or "origin"
+    if remote.startswith("-") or not remote.strip():
+        raise UsageError(f"--remote {remote!r} is not a remote name")
+    return str(remote)
+
+
+def make_wrangler(args: argparse.Namespace, fleet: Fleet) -> Wrangler:
+    """The wrangler to run, from `--wrangler`/`$HELM_GUARD_WRANGLER`/the fleet root."""
+    return Wrangler(args.wrangler, fleet_root=fleet.root, timeout=args.wrangler_timeout)
+
+
+def actor(repo: Path) -> str:
+    """Who is acting: `$GITHUB_ACTOR` in CI, else the git identity."""
+    from helm_guard import gitio
+
+    if os.environ.get("GITHUB_ACTOR"):
+        return f"{os.environ['GITHUB_ACTOR']} (GitHub Actions)"
+    try:
+        return gitio.identity(repo)
+    except gitio.GitError:
+        return "unknown"
+
+
+def safe_bindings(bindings: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Bindings reduced to name, type and the identity they point at: what the ledger and
+    the screen may show (no var values, and secrets never carry values anyway)."""
+    return [{"name": b["name"], "type": b["type"], "points_at": describe(b)} for b in bindings]
+
+
+def explain(diffs: list[Difference], shop: str) -> str:
+    """The differences as lines, ending with the other shops involved."""
+    lines = [f"  - {d.message}" for d in diffs]
+    others = other_shops(diffs, shop)
+    if others:
+        lines.append(f"  other shop(s) involved: {', '.join(others)}")
+    return "\n".join(lines)
+
+
+def find_target(fleet_path: str | None, slug: str) -> ShopTarget:
+    """Load the fleet (and check it) and locate shop `slug`'s production target.
+
+    Findings are `verify_shop`'s business; a target without a Worker name of its own is
+    refused here."""
+    from helm_guard.commands.check import run_fleet_check
+    from helm_guard.digest import target_digest
+
+    result = run_fleet_check(fleet_path)
+    ctx = result.context
+    fleet: Fleet = ctx.fleet
+    if slug not in fleet.shops:
+        raise UsageError(
+            f"shop {slug!r} is not in the registry of {fleet.path}",
+            hint="known shops: " + ", ".join(sorted(fleet.shops)),
+        )
+    found = [t for t in ctx.targets if t.tenant == Tenant(slug)]
+    if len(found) != 1:
+        raise Blocked(
+            f"shop {slug} has {len(found)} production deploy targets in the fleet's configs "
+            "(exactly one is needed)",
+            hint="`helm-guard inspect` shows the targets of each config file",
+        )
+    t = found[0]
+    exp = expected_bindings(fleet, slug)
+    worker = t.target.worker
+    env = t.target.env
+    doc = t.file.doc.value if t.file.doc is not None else None
+    if env is None and isinstance(doc, dict) and doc.get("env"):
+        env = ""  # explicit top level: wrangler would otherwise warn about several envs
+    if worker != exp.worker:
+        raise Blocked(
+            f"{t.file.rel}: shop {slug}'s Worker is named {worker!r}, expected {exp.worker!r}",
+            hint="run `helm-guard check`; nothing was uploaded",
+        )
+    digest = target_digest(t.target.as_dict(), fleet.shops.get(slug), fleet.naming)
+    target = ShopTarget(
+        fleet, slug, fleet.root / t.file.rel, t.file.rel, env, exp.worker, exp,
+        OwnerIndex(fleet), digest,
+    )
+    return target
+
+
+# ---------------------------------------------------------------------- command
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_common_arguments(p)
+    p.add_argument(
+        "--digest",
+        metavar="sha256:HEX",
+        help="the shop's deploy digest from the gate's plan; refuse if the checkout differs",
+    )
+    p.add_argument("--message", "-m", metavar="TEXT", help="annotation for the version")
+
+
+def run(
+    args: argparse.Namespace, *, wrangler: Wrangler | None = None, out: TextIO | None = None
+) -> int:
+    """Entry point; `wrangler`/`out` are for tests (default: from the flags / stdout)."""
+    slug = check_shop_slug(args.shop)
+    if args.digest is not None:
+        from helm_guard.digest import valid_digest
+
+        if not valid_digest(args.digest):
+            raise UsageError(f"--digest {args.digest!r} is not sha256:<64 hex digits>")
+    if args.message is not None:
+        validate_message(args.message)
+    deploy_shop(
+        args.fleet,
+        slug,
+        digest=args.digest,
+        remote=args.remote,
+        message=args.message,
+        wrangler=wrangler,
+        wrangler_args=args,
+        out=out,
+    )
+    return EXIT_OK
+
+
+def deploy_shop(
+    fleet_path: str | None,
+    slug: str,
+    *,
+    digest: str | None = None,
+    remote: str | None = None,
+    message: str | None = None,
+    wrangler: Wrangler | None = None,
+    wrangler_args: argparse.Namespace | None = None,
+    out: TextIO | None = None,
+    before_upload: Callable[[Path], None] | None = None,
+) -> dict[str, Any]:
+    """The six steps; returns the ledger record. Raises Blocked saying where it stopped."""
+    from helm_guard import gitio
+
+    stream = out if out is not None else sys.stdout
+    steps = Steps(TOTAL, out=stream, name="deploy")
+    steps.say(f"helm-guard deploy: shop {slug}")
+
+    with steps.step(1, "verify (check, digest, halt)") as s:
+        target = find_target(fleet_path, slug)
+        verified = verify_shop(fleet_path, slug, digest or target.digest, remote)
+        if verified.digest != target.digest or verified.config != target.config_rel:
+            raise Blocked(f"shop {slug}'s config changed while it was being verified")
+        fleet = target.fleet
+        repo = state.resolve_repo(fleet.root)
+        remote_name = remote_of(fleet, remote)
+        s.say(f"{target.config_rel}: no findings for shop {slug}; digest {target.digest}"
+              + (" matches the plan" if digest else ""))
+        s.say("no halt in force (state "
+              + (verified.state_commit[:12] if verified.state_commit else "not initialised")
+              + ")")
+        if wrangler is None:
+            assert wrangler_args is not None
+            wrangler = make_wrangler(wrangler_args, fleet)
+
+    env_flag = f" --env={target.env}" if target.env is not None else ""
+    with steps.step(2, "upload a new version (not live yet)") as s:
+        if before_upload is not None:
+            before_upload(target.config)
+        s.say(f"wrangler versions upload --config={target.config_rel}{env_flag} "
+              f"--name={target.worker}")
+        version_id = wrangler.versions_upload(
+            target.config,
+            name=target.worker,
+            cwd=target.config.parent,
+            env=target.env,
+            message=message,
+        )
+        s.say(f"version {version_id}", note=True)
+
+    with steps.step(3, "check the uploaded version's bindings") as s:
+        version = wrangler.versions_view(version_id, name=target.worker)
+        bindings = bindings_of(version)
+        for b in safe_bindings(bindings):
+            s.say(f"{b['name']}: {b['points_at']}")
+        diffs = compare(bindings, target.expected, target.index)
+        if diffs:
+            raise Blocked(
+                f"version {version_id} does not bind shop {slug}'s own resources; it was "
+                "NOT activated (it stays an inactive upload):\n" + explain(diffs, slug),
+                hint=f"fix {target.config_rel} (the registry in {fleet.path.name} is the "
+                "truth), then deploy again",
+            )
+        s.say("bindings match the registry")
+
+    with steps.step(4, f"activate {version_id} at 100%") as s:
+        wrangler.versions_deploy(
+            version_id,
+            name=target.worker,
+            message=message or f"helm-guard deploy {slug}",
+            config=target.config,
+            env=target.env,
+        )
+
+    with steps.step(5, "confirm the live deployment") as s:
+        confirm_live(wrangler, target, version_id)
+        s.say(f"{version_id} serves 100% and binds shop {slug}'s own resources")
+
+    with steps.step(6, "record in the ledger") as s:
+        commit = gitio.rev_parse(repo, "HEAD")
+        record: dict[str, Any] = {
+            "action": "deploy",
+            "worker": target.worker,
+            "version_id": version_id,
+            "commit": commit,
+            "digest": target.digest,
+            "actor": actor(repo),
+            "config": target.config_rel,
+            "env": target.env,
+            "message": message,
+            "bindings": safe_bindings(bindings),
+        }
+        try:
+            appended = state.append_ledger(repo, remote_name, slug, record)
+        except Blocked as exc:
+            raise Blocked(
+                f"{version_id} IS LIVE, but the ledger record failed: {exc.message}",
+                hint="the deploy itself is done; record it by re-running the deploy once git "
+                "works (it uploads an identical version), and tell the team",
+            ) from None
+        s.say(f"ledger {slug} #{appended.entry.seq} ({appended.commit[:12]})")
+    steps.say(f"deployed {target.worker} version {version_id}")
+    return record
+
+
+def confirm_live(wrangler: Wrangler, target: ShopTarget, version_id: str) -> None:
+    """Re-read the live deployment: `version_id` at 100% with the expected bindings."""
+    status = wrangler.deployments_status(name=target.worker)
+    traffic = status.get("versions") if isinstance(status, dict) else None
+    live = [
+        (v.get("version_id"), v.get("percentage"))
+        for v in traffic or []
+        if isinstance(v, dict)
+    ]
+    if live != [(version_id, 100)]:
+        raise Blocked(
+            f"the live deployment of {target.worker} is {live or 'empty'}, not "
+            f"{version_id} at 100%",
+            hint="look at `wrangler deployments status`; someone or something else deployed",
+        )
+    diffs = compare(
+        bindings_of(wrangler.versions_view(version_id, name=target.worker)),
+        target.expected,
+        target.index,
+    )
+    if diffs:
+        raise Blocked(
+            f"LIVE version {version_id} does not bind shop {target.slug}'s own resources:\n"
+            + explain(diffs, target.slug),
+            hint=f"roll back now: helm-guard rollback --shop {target.slug}",
+        )

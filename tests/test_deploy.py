@@ -1,0 +1,126 @@
+"""`helm-guard deploy`: the two-phase verified deploy, against the real wrangler 4.86, the
+local Cloudflare API emulator and real git (a bare origin + a clone of the example fleet).
+
+The swapped-binding test uses the documented seam `deploy_shop(..., before_upload=fn)`: it
+rewrites the shop's config *after* the fleet check passed and before the upload, the window
+a real swap would slip through, and the check of the uploaded version must stop it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+from pathlib import Path
+
+import pytest
+from tests.fleets import ACME, ACME_ID, BRAVO_ID
+from tests.gitrepos import make_fleet
+
+from helm_guard import state
+from helm_guard.cfapi_emulator import CloudflareEmulator
+from helm_guard.commands import deploy
+from helm_guard.errors import Blocked
+from helm_guard.wrangler import Wrangler
+
+pytest_plugins = ["tests.wrangler_fixtures"]
+
+WORKER = "helm-acme"
+
+
+def deployment_posts(emulator: CloudflareEmulator) -> list[dict]:
+    return [
+        r
+        for r in emulator.requests
+        if r["method"] == "POST" and r["path"].endswith(f"/{WORKER}/deployments")
+    ]
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser()
+    deploy.add_arguments(p)
+    return p.parse_args(argv)
+
+
+@pytest.fixture
+def fleet_repo(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    monkeypatch.delenv("GITHUB_ACTOR", raising=False)
+    return make_fleet(monkeypatch, tmp_path).a
+
+
+def test_two_phase_deploy_succeeds_and_is_recorded(
+    emulator: CloudflareEmulator, wrangler: Wrangler, fleet_repo: Path
+) -> None:
+    out = io.StringIO()
+    args = parse(["--shop", "acme", "--fleet", str(fleet_repo), "-m", "release 1"])
+    assert deploy.run(args, wrangler=wrangler, out=out) == 0
+    text = out.getvalue()
+    live = emulator.live_version(WORKER)
+    assert live is not None
+    vid = live["id"]
+    d1 = [b for b in live["resources"]["bindings"] if b["type"] == "d1"]
+    assert d1 == [{"type": "d1", "name": "DB", "id": ACME_ID}]
+    for n in range(1, 7):
+        assert f"[{n}/6] " in text
+    assert "FAILED" not in text
+    # upload first, activation only after the version was read back
+    paths = [(r["method"], r["path"].rsplit("/", 2)[-2:]) for r in emulator.requests]
+    upload = paths.index(("POST", ["helm-acme", "versions"]))
+    view = paths.index(("GET", ["versions", vid]))
+    post = paths.index(("POST", ["helm-acme", "deployments"]))
+    assert upload < view < post
+    assert len(deployment_posts(emulator)) == 1
+
+    ledger = state.read_ledger(fleet_repo, "origin", "acme")
+    assert len(ledger) == 1
+    rec = ledger[0].record
+    assert rec["action"] == "deploy"
+    assert rec["version_id"] == vid
+    assert rec["worker"] == WORKER
+    assert rec["digest"].startswith("sha256:")
+    assert len(rec["commit"]) == 40
+    assert rec["actor"] == "Ana <ana@example.invalid>"
+    assert ledger[0].by == "Ana <ana@example.invalid>"
+
+
+def test_uploaded_version_binding_another_shops_db_is_never_activated(
+    emulator: CloudflareEmulator, wrangler: Wrangler, fleet_repo: Path
+) -> None:
+    def swap(config: Path) -> None:  # the seam: tamper after the check, before the upload
+        text = config.read_text(encoding="utf-8")
+        assert ACME_ID in text
+        config.write_text(text.replace(ACME_ID, BRAVO_ID), encoding="utf-8")
+
+    out = io.StringIO()
+    with pytest.raises(Blocked) as exc:
+        deploy.deploy_shop(
+            str(fleet_repo), "acme", wrangler=wrangler, out=out, before_upload=swap
+        )
+    message = str(exc.value)
+    assert "stopped at step 3/6" in message
+    assert "bravo" in message and BRAVO_ID in message
+    assert "NOT activated" in message
+    assert deployment_posts(emulator) == []  # no POST .../deployments at all
+    assert emulator.live_version(WORKER) is None
+    uploaded = emulator.versions(WORKER)
+    assert len(uploaded) == 1  # it was uploaded (and read back), just never deployed
+    assert state.read_ledger(fleet_repo, "origin", "acme") == []
+    assert (fleet_repo / ACME).read_text(encoding="utf-8").count(BRAVO_ID) == 1
+
+
+def test_wrong_digest_blocks_before_any_wrangler_call(
+    emulator: CloudflareEmulator, wrangler: Wrangler, fleet_repo: Path
+) -> None:
+    args = parse(["--shop", "acme", "--fleet", str(fleet_repo), "--digest", "sha256:" + "0" * 64])
+    with pytest.raises(Blocked, match="stopped at step 1/6.*digest"):
+        deploy.run(args, wrangler=wrangler, out=io.StringIO())
+    assert emulator.requests == []
+
+
+def test_halted_shop_is_not_deployed(
+    emulator: CloudflareEmulator, wrangler: Wrangler, fleet_repo: Path
+) -> None:
+    state.halt(fleet_repo, "origin", reason="binding swap drill")
+    args = parse(["--shop", "acme", "--fleet", str(fleet_repo)])
+    with pytest.raises(Blocked, match="halted|blocked"):
+        deploy.run(args, wrangler=wrangler, out=io.StringIO())
+    assert emulator.requests == []
