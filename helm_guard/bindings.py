@@ -146,16 +146,16 @@ def compare(
     """
     diffs: list[Difference] = []
     own = Tenant(expected.shop)
-    has_d1 = has_r2 = False
+    seen: set[str] = set()
     for b in bindings:
         name = str(b.get("name", ""))
         kind = str(b.get("type", ""))
+        seen.add(kind)
         if kind in HARMLESS_TYPES:
             continue
         if kind == "d1":
             actual = b.get("id")
             if isinstance(actual, str) and actual == expected.database_id:
-                has_d1 = True
                 continue
             owner = index.owner("d1", actual)
             diffs.append(
@@ -168,7 +168,6 @@ def compare(
         elif kind == "r2_bucket":
             actual = b.get("bucket_name")
             if actual == expected.bucket_name:
-                has_r2 = True
                 continue
             owner = index.owner("r2", actual)
             diffs.append(
@@ -209,14 +208,14 @@ def compare(
                     "attribute to a shop (fail closed)",
                 )
             )
-    if not has_d1:
+    if "d1" not in seen:
         diffs.append(
             Difference(
                 "-", "d1", "(none)", str(expected.database_id), None,
                 f"no D1 binding to shop {expected.shop}'s database {expected.database_id}",
             )
         )
-    if not has_r2:
+    if "r2_bucket" not in seen:
         diffs.append(
             Difference(
                 "-", "r2_bucket", "(none)", expected.bucket_name, None,

@@ -11,14 +11,15 @@ Why the git binary and not gitpython's `Git.execute`: gitpython copies `os.envir
 hooks and `git rebase --exec` set them) would redirect every command. Here every git process
 gets a scrubbed environment (`clean_env`, the same allow-list idea as pre-commit's
 `no_git_env`), plus `LC_ALL=C` so messages are parseable. Importing this module is cheap (no
-third-party imports), but only `state` and the halt/resume/status commands should need it.
+third-party imports), but only modules that need git import it; `check` never does.
 
 The user's repository is never checked out, staged or moved: commits are built with a private
 temporary index (`GIT_INDEX_FILE` in a temp dir) and `commit-tree`, fetched objects are not
 given local refs (`--refmap=` stops the opportunistic remote-tracking update), and pushes use
-explicit `<sha>:<ref>` refspecs without force. Work tree, index and HEAD stay exactly as they
-were; the only traces are new objects (invisible until referenced) and whatever refs a caller
-updates on purpose with `update_ref`.
+explicit `<sha>:<ref>` refspecs without force (and `--no-verify`: the user's pre-push hooks
+are for their code, not for this bookkeeping). Work tree, index and HEAD stay exactly as they
+were; the only traces are new objects, the remote-tracking ref git itself moves after a push
+(as `git fetch` would), and whatever refs a caller updates on purpose with `update_ref`.
 """
 
 from __future__ import annotations

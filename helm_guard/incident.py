@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from helm_guard.errors import Blocked, HelmGuardError
+from helm_guard.errors import Blocked, HelmGuardError, UsageError
 
 INCIDENT_DIR = "docs/incidents"
 CHECKLIST = (
@@ -153,9 +153,8 @@ class Steps:
             record.seconds = time.monotonic() - start
             record.status = "failed"
             self._end("FAILED", record.seconds)
-            err = Blocked if exc.exit_code == Blocked.exit_code else type(exc)
-            raise err(
-                f"stopped at step {n}/{self.total} ({title}): {exc.message}", hint=exc.hint
+            raise same_kind(
+                exc, f"stopped at step {n}/{self.total} ({title}): {exc.message}", exc.hint
             ) from exc
         except BaseException:
             record.seconds = time.monotonic() - start
@@ -172,6 +171,13 @@ class Steps:
             self._write("\n")
             self._open = False
         self._write(text + "\n")
+
+
+def same_kind(exc: HelmGuardError, message: str, hint: str | None) -> HelmGuardError:
+    """A new error with `exc`'s exit code (Blocked or UsageError), `message` and `hint`."""
+    if exc.exit_code == Blocked.exit_code:
+        return Blocked(message, hint=hint)
+    return UsageError(message, hint=hint)
 
 
 # ---------------------------------------------------------------------- incident file
@@ -239,7 +245,7 @@ def render_incident(inc: Incident) -> str:
         + "): did the wrong shop's data get written? If so, restore from the last good backup "
         "(see the runbook's data restoration section).",
         "- Find how the binding got swapped and fix the configuration.",
-        f"- Lift the halt with `helm-guard resume` only when the cause is fixed.",
+        "- Lift the halt with `helm-guard resume` only when the cause is fixed.",
         "",
         "## Post-incident checklist",
         "",

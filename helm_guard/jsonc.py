@@ -164,7 +164,7 @@ class Document:
 
 # --- fast path -------------------------------------------------------------------------------
 
-_COMMENT = r"//[^\r\n]*+|/\*(?:[^*]++|\*(?!/))*+\*/"
+_COMMENT = r"//[^\r\n]*+|/\*[^*]*+(?:\*++[^*/][^*]*+)*+\*++/"  # ends at the first */
 _BEFORE_CLOSE = rf"[ \t\r\n]*+(?:(?:{_COMMENT})[ \t\r\n]*+)*+[}}\]]"  # what follows a trailing ','
 _STRING = r'"[^"\\]*+(?:\\.[^"\\]*+)*+"'
 # group 1: a run to keep as is: plain runs, whole strings, slashes that start no comment and commas
@@ -174,7 +174,7 @@ _STRING = r'"[^"\\]*+(?:\\.[^"\\]*+)*+"'
 _STRIP = re.compile(
     rf"""([^"/,]*+(?:(?:{_STRING}|,(?!{_BEFORE_CLOSE})|/(?![/*]))[^"/,]*+)*+)"""
     r"""(?:(//[^\r\n]*+|/\*[^*\r\n]*+(?:\*++[^*/\r\n][^*\r\n]*+)*+\*++/)"""
-    r"""|(/\*(?:[^*]++|\*(?!/))*+\*/)|(,)|(["/])|\Z)""",
+    r"""|(/\*[^*]*+(?:\*++[^*/][^*]*+)*+\*++/)|(,)|(["/])|\Z)""",
     re.DOTALL,
 )
 _NOT_NEWLINE = re.compile(r"[^\r\n]")
@@ -201,25 +201,28 @@ _DECODER = json.JSONDecoder(object_pairs_hook=_pairs, parse_constant=_constant)
 
 def _strip(text: str) -> str:
     """Blank comments and trailing commas, keeping length; `_Decline` where unsure."""
-    last = ""  # last significant character outside comments, to vet trailing commas
+    code = ""  # the latest kept run holding code, to find what precedes a trailing comma
 
     def replace(m: re.Match[str]) -> str:
-        nonlocal last
-        keep = m.group(1)
-        code = keep.rstrip(" \t\r\n")
-        if code:
-            last = code[-1]
+        nonlocal code
+        keep = m[1]
         group = m.lastindex
-        if group == 2:
+        if group == 2:  # line comment or one-line block comment
+            if keep and not keep.isspace():  # (a non-JSON space here fails json.loads anyway)
+                code = keep
             return keep + " " * (m.end() - m.start(2))
-        if group == 4:
-            if last not in _VALUE_END:  # `[,]`, `{,}`, `[1,,]`, `{"a":,}`: not a trailing comma
-                raise _Decline("comma")
+        if group == 4:  # trailing comma: only after a value, else `[,]` `{,}` `[1,,]` `{"a":,}`
+            before = keep.rstrip(" \t\r\n") or code.rstrip(" \t\r\n")
+            if before[-1:] not in _VALUE_END:
+                raise _Decline("comma without a value before it")
+            code = ","
             return keep + " "
-        if group == 3:
-            return keep + _NOT_NEWLINE.sub(" ", m.group(3))
+        if group == 3:  # multi-line block comment
+            if keep and not keep.isspace():
+                code = keep
+            return keep + _NOT_NEWLINE.sub(" ", m[3])
         if group == 5:
-            raise _Decline("unterminated")
+            raise _Decline("unterminated string or comment")
         return keep  # the end of the text
 
     return _STRIP.sub(replace, text)
@@ -265,7 +268,11 @@ def _decode(data: bytes) -> str | ParseError:
 
 
 def parse_text(text_or_bytes: str | bytes, path: str = "<string>") -> Document:
-    """Parse a config given as text or raw bytes (bytes are checked for encoding first)."""
+    """Parse a config given as text or raw bytes (bytes are checked for encoding first).
+
+    Never raises for bad input: the outcome is in `Document.error` (then `value` is None and
+    `duplicates` is empty) or in `value` and `duplicates`.
+    """
     if isinstance(text_or_bytes, str):
         text = text_or_bytes.removeprefix("\ufeff")
     else:
@@ -278,7 +285,13 @@ def parse_text(text_or_bytes: str | bytes, path: str = "<string>") -> Document:
     except _Decline:
         pass
     tree = parse_tree(text)
+    if tree.error is None and not tree.duplicates:  # declined for depth or a huge integer
+        return Document(path, text, tree.value, None, (), tree)
     lines = LineIndex(text)
+    if tree.error is not None:  # the value is gone, and so are the duplicates found before
+        e = tree.error
+        error = ParseError(e.code, e.message, *lines.position(e.start), *lines.position(e.end))
+        return Document(path, text, None, error, (), tree, lines)
     duplicates = tuple(
         Duplicate(
             d.path,
@@ -287,12 +300,7 @@ def parse_text(text_or_bytes: str | bytes, path: str = "<string>") -> Document:
         )
         for d in tree.duplicates
     )
-    error = None
-    if tree.error is not None:
-        e = tree.error
-        error = ParseError(e.code, e.message, *lines.position(e.start), *lines.position(e.end))
-        duplicates = ()
-    return Document(path, text, tree.value, error, duplicates, tree, lines)
+    return Document(path, text, tree.value, None, duplicates, tree, lines)
 
 
 def parse_file(path: str | os.PathLike[str]) -> Document:
@@ -300,4 +308,3 @@ def parse_file(path: str | os.PathLike[str]) -> Document:
     with open(path, "rb") as handle:
         data = handle.read()
     return parse_text(data, os.fspath(path))
-

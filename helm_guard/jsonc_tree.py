@@ -30,8 +30,8 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Iterator
-from json.decoder import scanstring
-from typing import NamedTuple, TypeAlias
+from json.decoder import scanstring  # type: ignore[attr-defined]
+from typing import NamedTuple, NoReturn, TypeAlias
 
 Key: TypeAlias = str | int
 # A value's offsets: (start, end, kids); kids is a dict of members (the last occurrence of each
@@ -86,7 +86,7 @@ _LINE_BREAK = re.compile(r"\r\n?|\n")
 # the last group and is re-scanned by `_scan_slow`, which emulates jsonc-parser exactly.
 _TOKEN = re.compile(
     r"""
-    (?:[ \t\r\n]++|//[^\r\n]*+|/\*(?:[^*]++|\*(?!/))*+\*/)*+
+    (?:[ \t\r\n]++|//[^\r\n]*+|/\*[^*]*+(?:\*++[^*/][^*]*+)*+\*++/)*+
     (?:
         ([{}\[\]:,])                                                    # 1 punctuation
       | ("(?:[^"\\\x00-\x1f]++|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*+")     # 2 string
@@ -153,6 +153,12 @@ def _tokens(text: str) -> Iterator[Token]:
             yield token
 
 
+def _skip(pattern: re.Pattern[str], text: str, pos: int) -> int:
+    """End of `pattern` (one that may match empty) at `pos`."""
+    m = pattern.match(text, pos)
+    return m.end() if m else pos
+
+
 def _scan_slow(text: str, start: int) -> Token:
     """Scan one token at `start` as jsonc-parser does; raise `_Stop` for its scan errors."""
     n = len(text)
@@ -160,7 +166,7 @@ def _scan_slow(text: str, start: int) -> Token:
     if ch == '"':
         pos, error = start + 1, ""
         while True:
-            pos = _STRING_RUN.match(text, pos).end()  # type: ignore[union-attr]
+            pos = _skip(_STRING_RUN, text, pos)
             if pos >= n:
                 error = "UnexpectedEndOfString"
                 break
@@ -176,7 +182,7 @@ def _scan_slow(text: str, start: int) -> Token:
                 escaped = text[pos]
                 pos += 1
                 if escaped == "u":
-                    hex_end = _HEX4.match(text, pos).end()  # type: ignore[union-attr]
+                    hex_end = _skip(_HEX4, text, pos)
                     if hex_end - pos < 4:
                         error = "InvalidUnicode"
                     pos = hex_end
@@ -198,28 +204,30 @@ def _scan_slow(text: str, start: int) -> Token:
     if ch == "-" or "0" <= ch <= "9":
         pos = start + 1 if ch == "-" else start
         if pos >= n or not "0" <= text[pos] <= "9":
-            raise _Stop("InvalidSymbol", start, pos, _symbol_detail("-"))
-        pos = pos + 1 if text[pos] == "0" else _DIGITS.match(text, pos + 1).end()  # type: ignore[union-attr]
-        error = False
+            raise _Stop("InvalidSymbol", start, pos, _symbol_detail("-", text[pos : pos + 8]))
+        pos = pos + 1 if text[pos] == "0" else _skip(_DIGITS, text, pos + 1)
+        bad_exponent = False
         if pos < n and text[pos] == ".":
             pos += 1
             if pos < n and "0" <= text[pos] <= "9":
-                pos = _DIGITS.match(text, pos).end()  # type: ignore[union-attr]
+                pos = _skip(_DIGITS, text, pos)
             else:
-                raise _Stop("UnexpectedEndOfNumber", start, pos, _SCAN_DETAIL["UnexpectedEndOfNumber"])
+                raise _Stop(
+                    "UnexpectedEndOfNumber", start, pos, _SCAN_DETAIL["UnexpectedEndOfNumber"]
+                )
         end = pos
         if pos < n and text[pos] in "eE":
             pos += 1
             if pos < n and text[pos] in "+-":
                 pos += 1
             if pos < n and "0" <= text[pos] <= "9":
-                end = pos = _DIGITS.match(text, pos).end()  # type: ignore[union-attr]
+                end = pos = _skip(_DIGITS, text, pos)
             else:
-                error = True
-        if error:
+                bad_exponent = True
+        if bad_exponent:
             raise _Stop("UnexpectedEndOfNumber", start, pos, _SCAN_DETAIL["UnexpectedEndOfNumber"])
         return NUM, start, end, _number(text[start:end])
-    end = _WORD.match(text, start).end()  # type: ignore[union-attr]
+    end = _skip(_WORD, text, start)
     word = text[start:end]
     if word in _KEYWORDS:
         return LIT, start, end, _KEYWORDS[word]
@@ -237,13 +245,17 @@ _SCAN_DETAIL = {
 }
 
 
-def _symbol_detail(word: str) -> str:
+def _symbol_detail(word: str, after: str = "") -> str:
     shown = word if len(word) <= 24 else word[:21] + "..."
     hint = "expected a string in double quotes, a number, true, false, null, '{' or '['"
-    if word.startswith("'"):
+    if word.startswith("\ufeff"):
+        hint = "a byte order mark (U+FEFF) may only open the file"
+    elif word.startswith("'"):
         hint = "strings and keys need double quotes"
-    elif word in ("NaN", "Infinity", "-"):
+    elif word in ("NaN", "Infinity") or after == "Infinity":
         hint = "NaN and Infinity are not JSON numbers"
+    elif word == "-":
+        hint = "'-' must be followed by a digit"
     elif word[:1] in "+.":
         hint = "a JSON number starts with '-' or a digit"
     elif word[:1].isalpha() or word[:1] in "_$":
@@ -259,21 +271,34 @@ def _found(text: str, token: Token) -> str:
 
 
 class _Frame:
-    """An open object or array on the parser's stack."""
+    """An open object (`members`, `obj`) or array (`items`, `arr`) on the parser's stack."""
 
     __slots__ = (
-        "is_object", "start", "kids", "value", "path_key", "needs_comma", "key", "ks", "ke", "firsts"
+        "is_object",
+        "start",
+        "path_key",
+        "needs_comma",
+        "obj",
+        "members",
+        "arr",
+        "items",
+        "key",
+        "key_start",
+        "key_end",
+        "firsts",
     )
 
     def __init__(self, is_object: bool, start: int, path_key: Key) -> None:
         self.is_object = is_object
         self.start = start
-        self.kids: dict[str, Member] | list[Node] = {} if is_object else []
-        self.value: dict[str, object] | list[object] = {} if is_object else []
-        self.path_key = path_key
+        self.path_key = path_key  # this container's key or index in its parent
         self.needs_comma = False
-        self.key = ""
-        self.ks = self.ke = 0
+        self.obj: dict[str, object] = {}
+        self.members: dict[str, Member] = {}
+        self.arr: list[object] = []
+        self.items: list[Node] = []
+        self.key = ""  # the current member's key and its offsets
+        self.key_start = self.key_end = 0
         self.firsts: dict[str, tuple[int, int]] | None = None  # first offsets of duplicated keys
 
 
@@ -302,7 +327,7 @@ def _parse(text: str, duplicates: list[RawDuplicate]) -> tuple[object, Node]:
             path_key: Key = ""
             if stack:
                 parent = stack[-1]
-                path_key = parent.key if parent.is_object else len(parent.value)
+                path_key = parent.key if parent.is_object else len(parent.arr)
             stack.append(_Frame(kind == "{", tok[1], path_key))
             tok = next(tokens)
             done_node = None
@@ -313,25 +338,29 @@ def _parse(text: str, duplicates: list[RawDuplicate]) -> tuple[object, Node]:
             where = "a JSON value"
             if stack:
                 where = f'a value for "{stack[-1].key}"' if stack[-1].is_object else "a value"
-            raise _Stop("ValueExpected", tok[1], tok[2], f"expected {where}, found {_found(text, tok)}")
+            raise _Stop(
+                "ValueExpected", tok[1], tok[2], f"expected {where}, found {_found(text, tok)}"
+            )
         # --- loop heads of the open containers (jsonc-parser's parseObject / parseArray)
         while True:
             if done_node is not None:  # a value is complete: attach it to its container
                 if not stack:
                     if tok[0] != EOF:
                         raise _Stop(
-                            "EndOfFileExpected", tok[1], tok[2],
+                            "EndOfFileExpected",
+                            tok[1],
+                            tok[2],
                             f"expected the end of the file after the top-level value, "
                             f"found {_found(text, tok)}",
                         )
                     return done_value, done_node
                 frame = stack[-1]
                 if frame.is_object:
-                    frame.value[frame.key] = done_value  # type: ignore[index]
-                    frame.kids[frame.key] = (frame.ks, frame.ke, done_node)  # type: ignore[index]
+                    frame.obj[frame.key] = done_value
+                    frame.members[frame.key] = (frame.key_start, frame.key_end, done_node)
                 else:
-                    frame.value.append(done_value)  # type: ignore[union-attr]
-                    frame.kids.append(done_node)  # type: ignore[union-attr]
+                    frame.arr.append(done_value)
+                    frame.items.append(done_node)
                 done_node = None
             frame = stack[-1]
             close = "}" if frame.is_object else "]"
@@ -347,33 +376,41 @@ def _parse(text: str, duplicates: list[RawDuplicate]) -> tuple[object, Node]:
             elif frame.needs_comma and kind != close:
                 what = "property value" if frame.is_object else "array element"
                 raise _Stop(
-                    "CommaExpected", tok[1], tok[2],
+                    "CommaExpected",
+                    tok[1],
+                    tok[2],
                     f"expected ',' or '{close}' after {what}, found {_found(text, tok)}",
                 )
             if kind == close:  # end of container (possibly after a trailing comma)
                 stack.pop()
-                done_value, done_node = frame.value, (frame.start, tok[2], frame.kids)
+                if frame.is_object:
+                    done_value, done_node = frame.obj, (frame.start, tok[2], frame.members)
+                else:
+                    done_value, done_node = frame.arr, (frame.start, tok[2], frame.items)
                 tok = next(tokens)
                 continue
             if frame.is_object:  # jsonc-parser's parseProperty
                 if kind != STR:
                     raise _Stop(
-                        "PropertyNameExpected", tok[1], tok[2],
+                        "PropertyNameExpected",
+                        tok[1],
+                        tok[2],
                         f"expected a property name in double quotes, found {_found(text, tok)}",
                     )
                 key = str(tok[3])
-                if key in frame.value:
-                    kids: dict[str, Member] = frame.kids  # type: ignore[assignment]
+                if key in frame.obj:
                     if frame.firsts is None:
                         frame.firsts = {}
-                    first = frame.firsts.setdefault(key, kids[key][:2])
+                    first = frame.firsts.setdefault(key, frame.members[key][:2])
                     path = tuple(f.path_key for f in stack[1:]) + (key,)
                     duplicates.append(RawDuplicate(path, tok[1], tok[2], first[0], first[1]))
-                frame.key, frame.ks, frame.ke = key, tok[1], tok[2]
+                frame.key, frame.key_start, frame.key_end = key, tok[1], tok[2]
                 tok = next(tokens)
                 if tok[0] != ":":
                     raise _Stop(
-                        "ColonExpected", tok[1], tok[2],
+                        "ColonExpected",
+                        tok[1],
+                        tok[2],
                         f"expected ':' after property name \"{key}\", found {_found(text, tok)}",
                     )
                 tok = next(tokens)
@@ -381,7 +418,7 @@ def _parse(text: str, duplicates: list[RawDuplicate]) -> tuple[object, Node]:
             break
 
 
-def _unclosed(text: str, frame: _Frame) -> None:
+def _unclosed(text: str, frame: _Frame) -> NoReturn:
     code, close = ("CloseBraceExpected", "}") if frame.is_object else ("CloseBracketExpected", "]")
     line, col = LineIndex(text).position(frame.start)
     what = "object" if frame.is_object else "array"

@@ -120,6 +120,7 @@ class StateUnreadable(Blocked):
     def __init__(self, kind: str, message: str, *, hint: str, commit: str | None = None) -> None:
         super().__init__(f"halt state unreadable ({kind}): {message}", hint=hint)
         self.kind = kind
+        self.detail = message
         self.commit = commit
 
 
@@ -138,6 +139,11 @@ def utcnow() -> datetime:
 def format_time(moment: datetime) -> str:
     """`2026-08-22T10:15:00Z`."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def format_when(moment: datetime) -> str:
+    """`2026-08-22 10:15 UTC`, for people."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _parse_time(value: object, where: str) -> datetime:
@@ -648,9 +654,10 @@ def _resolve(repo: Path, snap: gitio.Snapshot, *, must_exist: bool) -> tuple[str
             f"branch {STATE_BRANCH} on {remote} ({branch[:12]}) no longer contains "
             f"{ANCHOR_REF} ({anchor[:12]}): it was force-pushed or recreated, which can drop "
             "a halt",
-            hint=f"put the lost history back: `git fetch {remote} {ANCHOR_REF}` and push it "
-            f"(or a fast-forward of it) to {STATE_BRANCH}; only if the rewrite was intended, an "
-            f"admin moves the anchor: `git push --force {remote} {branch}:{ANCHOR_REF}`",
+            hint=f"put the anchored history back: `git fetch {remote} {ANCHOR_REF} && "
+            f"git push --force {remote} FETCH_HEAD:{STATE_REF}` (see first what the rewrite "
+            f"added with `git log {branch}`); only if the rewrite was intended, an admin moves "
+            f"the anchor instead: `git push --force {remote} {branch}:{ANCHOR_REF}`",
             commit=branch,
         )
     return branch, notes
@@ -1127,14 +1134,57 @@ def add_location_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--remote",
         metavar="NAME",
-        default="origin",
-        help="the git remote that holds the halt state (default: origin)",
+        help="the git remote that holds the halt state "
+        '(default: the fleet file\'s "state.remote", else origin)',
     )
+
+
+@dataclass(frozen=True)
+class FleetSettings:
+    """What the fleet file says about the state, read leniently (None/False when unknown)."""
+
+    remote: str | None = None
+    must_exist: bool = False
+    shops: frozenset[str] | None = None
+    note: str | None = None
+
+
+def fleet_settings(repo: Path) -> FleetSettings:
+    """The fleet file's `state` section and shop list, if the fleet file can be read.
+
+    A `state` section means the fleet has opted in to required halt state (`must_exist`), as
+    the gate does. Never raises: a halt must work even when the fleet file is the incident, so a
+    broken fleet file only yields a note.
+    """
+    try:
+        from helm_guard.fleet import find_fleet_file, load_fleet
+    except Exception as exc:  # noqa: BLE001 - halting must not depend on the fleet code
+        return FleetSettings(note=f"could not load the fleet code ({exc})")
+    try:
+        path = find_fleet_file(None, start=repo)
+    except Exception:  # noqa: BLE001 - no fleet file: plain git defaults
+        return FleetSettings()
+    try:
+        fleet = load_fleet(path)
+    except Exception as exc:  # noqa: BLE001
+        return FleetSettings(note=f"could not read {path.name} ({exc})")
+    section = fleet.data.get("state")
+    remote = section.get("remote") if isinstance(section, dict) else None
+    return FleetSettings(
+        remote=remote if isinstance(remote, str) and remote else None,
+        must_exist=isinstance(section, dict),
+        shops=frozenset(fleet.shops),
+    )
+
+
+def pick_remote(explicit: str | None, settings: FleetSettings) -> str:
+    """`--remote`, else the fleet file's `state.remote`, else `origin`."""
+    return explicit or settings.remote or "origin"
 
 
 def describe_halt(h: Halt, now: datetime) -> str:
     """One line: target, who, since, expiry, reason."""
-    since = h.since.strftime("%Y-%m-%d %H:%M UTC")
+    since = format_when(h.since)
     if h.expires is None:
         until = "no expiry"
     elif h.is_expired(now):

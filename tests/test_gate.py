@@ -32,10 +32,10 @@ ECHO = """{
   "routes": [{"pattern": "echo.shops.example", "custom_domain": true}],
   "vars": {"SHOP_SLUG": "echo"},
   "d1_databases": [{"binding": "DB", "database_name": "helm-echo-db",
-                    "database_id": "%s"}],
+                    "database_id": "ECHO_ID"}],
   "r2_buckets": [{"binding": "ASSETS", "bucket_name": "helm-echo-assets"}],
 }
-""" % ECHO_ID
+""".replace("ECHO_ID", ECHO_ID)
 
 
 class GateRun(NamedTuple):
@@ -535,6 +535,7 @@ def test_ten_thousand_shops_batches_and_summary(helm, tmp_path: Path) -> None:
     plan_file = tmp_path / "plan.json"
     r = helm(repo.work, "gate", "--format", "github", "--plan", str(plan_file))
     elapsed = time.perf_counter() - started
+    print(f"gate on 10,000 shops, all affected: {elapsed:.2f} s")
     assert r.rc == 0, r.out[-2000:]
     shops = json.loads(r.outputs["shops"])
     assert len(shops) == 10_000
@@ -552,5 +553,5 @@ def test_ten_thousand_shops_batches_and_summary(helm, tmp_path: Path) -> None:
         covered.append(len(include))
     assert covered[0] * (count - 1) + covered[1] == len(plan["entries"])
     assert len(r.summary.encode("utf-8")) < 1024 * 1024
-    assert "… and" in r.summary  # the long lists were cut, visibly
-    assert elapsed < 60
+    assert "### Affected shops (10,000)" in r.summary
+    assert elapsed < 30, f"gate took {elapsed:.1f} s"

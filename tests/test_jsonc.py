@@ -37,6 +37,21 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 CORPUS = SHARED / "corpus" / "real-world" / "files"
 
 
+def json5_loads(text: str) -> Any:
+    """json5.loads, with escaped surrogate pairs joined as JSON (and jsonc-parser) join them."""
+
+    def fix(v: Any) -> Any:
+        if isinstance(v, str):
+            return v.encode("utf-16", "surrogatepass").decode("utf-16", "surrogatepass")
+        if isinstance(v, list):
+            return [fix(x) for x in v]
+        if isinstance(v, dict):
+            return {fix(k): fix(x) for k, x in v.items()}
+        return v
+
+    return fix(json5.loads(text))
+
+
 def loc(doc: Document) -> tuple[str, int, int]:
     assert doc.error is not None, f"expected an error, got {doc.value!r}"
     return doc.error.code, doc.error.line, doc.error.col
@@ -201,7 +216,10 @@ def test_error_messages_say_what_was_expected() -> None:
     assert error == ParseError(
         "CommaExpected",
         "CommaExpected: expected ',' or '}' after property value, found '\"b\"'",
-        3, 3, 3, 6,
+        3,
+        3,
+        3,
+        6,
     )
     error = parse_text('{\n  "a": [1,\n').error
     assert error is not None and error.code == "ValueExpected"
@@ -319,9 +337,9 @@ def test_span_of_nested_paths() -> None:
 
 def test_span_with_crlf_and_a_span_cache() -> None:
     doc = parse_text('{\r\n  "a": {\r\n    "b": [1, 2]\r\n  }\r\n}\r\n')
-    assert doc.span(("a", "b", 1)) == Span(3, 13, 3, 14)
+    assert doc.span(("a", "b", 1)) == Span(3, 14, 3, 15)
     assert doc.span(("a",)) == Span(2, 8, 4, 4)
-    assert doc.span(("a", "b", 1)) == Span(3, 13, 3, 14)
+    assert doc.span(("a", "b", 1)) == Span(3, 14, 3, 15)
 
 
 def test_span_of_an_error_or_scalar_document() -> None:
@@ -337,7 +355,10 @@ def test_span_of_an_error_or_scalar_document() -> None:
     "parts, expected",
     [
         ((), "$"),
-        (("env", "acme", "d1_databases", 0, "database_id"), "$.env.acme.d1_databases[0].database_id"),
+        (
+            ("env", "acme", "d1_databases", 0, "database_id"),
+            "$.env.acme.d1_databases[0].database_id",
+        ),
         (("a.b",), '$["a.b"]'),
         (("$schema", "x y", 'q"t', "é", "_ok1"), '$["$schema"]["x y"]["q\\"t"]["é"]._ok1'),
         (("",), '$[""]'),
@@ -361,7 +382,7 @@ def test_parse_file(tmp_path: Path) -> None:
         parse_file(tmp_path)
 
 
-# --- sizes ------------------------------------------------------------------------------------------
+# --- sizes ---------------------------------------------------------------------------------------
 
 
 def depth(value: Any) -> int:
@@ -404,10 +425,12 @@ json_values = st.recursive(
     | st.integers(min_value=-(10**30), max_value=10**30)
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=12),
-    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=8), inner, max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=8), inner, max_size=5)
+    ),
     max_leaves=25,
 )
-comment_text = st.text(alphabet='ab */"\',]}{[\\\t', max_size=10)
+comment_text = st.text(alphabet="ab */\"',]}{[\\\t", max_size=10)
 gap = st.lists(
     st.sampled_from([" ", "\t", "\n", "\r\n", "\r"])
     | comment_text.map(lambda t: "/*" + t.replace("*/", "* /") + "*/")
@@ -428,8 +451,10 @@ def jsonc_documents(draw: st.DrawFn) -> tuple[str, object]:
             items = (
                 [write(x) for x in v]
                 if isinstance(v, list)
-                else [json.dumps(k, ensure_ascii=ascii_only) + draw(gap) + ":" + write(x)
-                      for k, x in v.items()]
+                else [
+                    json.dumps(k, ensure_ascii=ascii_only) + draw(gap) + ":" + write(x)
+                    for k, x in v.items()
+                ]
             )
             trailing = "," + draw(gap) if items and draw(st.booleans()) else ""
             body = ",".join(draw(gap) + item + draw(gap) for item in items)
@@ -443,9 +468,10 @@ def jsonc_documents(draw: st.DrawFn) -> tuple[str, object]:
 def assert_paths_agree(text: str) -> Document:
     """The fast path and the positional parser agree on acceptance and value."""
     doc = parse_text(text)
-    tree = parse_tree(text)
+    tree = parse_tree(doc.text)
+    assert doc.text == text.removeprefix("\ufeff")
     try:
-        fast: object = _fast_value(text)
+        fast: object = _fast_value(doc.text)
     except _Decline:
         assert tree.error is not None or tree.duplicates, f"fast path declined valid {text!r}"
     else:
@@ -456,34 +482,50 @@ def assert_paths_agree(text: str) -> Document:
     return doc
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(jsonc_documents())
 def test_generated_jsonc_round_trips(case: tuple[str, object]) -> None:
     text, value = case
     doc = assert_paths_agree(text)
     assert doc.error is None, doc.error
     assert doc.value == value
-    assert doc.value == json5.loads(text)
+    assert doc.value == json5_loads(text)
     assert doc.span(()) != Span(1, 1, 1, 1) or text.lstrip(" \t\r\n").startswith(("/", "[", "{"))
 
 
-MUTATION_ALPHABET = list("{}[],:\"'\\/*-+.0123456789eE \t\n\rxuntfl") + ["\f", "\x00", "\ufeff", "é"]
+MUTATION_ALPHABET = list("{}[],:\"'\\/*-+.0123456789eE \t\n\rxuntfl") + [
+    "\f",
+    "\x00",
+    "\ufeff",
+    "é",
+]
 
 
-@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(jsonc_documents(), st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 2),
-                                             st.sampled_from(MUTATION_ALPHABET)), min_size=1,
-                                   max_size=4))
-def test_mutated_jsonc_never_raises(case: tuple[str, object], edits: list[tuple[int, int, str]]) -> None:
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    jsonc_documents(),
+    st.lists(
+        st.tuples(st.integers(0, 10**6), st.integers(0, 2), st.sampled_from(MUTATION_ALPHABET)),
+        min_size=1,
+        max_size=4,
+    ),
+)
+def test_mutated_jsonc_never_raises(
+    case: tuple[str, object], edits: list[tuple[int, int, str]]
+) -> None:
     text = case[0]
     for where, op, char in edits:
         i = where % (len(text) + 1)
-        text = (text[:i] + char + text[i:], text[:i] + text[i + 1 :], text[:i] + char + text[i + 1 :])[op]
+        text = (
+            text[:i] + char + text[i:],
+            text[:i] + text[i + 1 :],
+            text[:i] + char + text[i + 1 :],
+        )[op]
     doc = assert_paths_agree(text)
     assert isinstance(doc, Document)
     if doc.error is None:
         # json5 accepts a superset of JSONC (U+2028/9 end its line comments: not in the alphabet)
-        assert json5.loads(text.removeprefix("\ufeff")) == doc.value
+        assert json5_loads(text.removeprefix("\ufeff")) == doc.value
     else:
         assert doc.error.line >= 1 and doc.error.col >= 1
 
@@ -498,7 +540,7 @@ def test_real_world_corpus() -> None:
     for path in files:
         doc = parse_file(path)
         assert doc.error is None, (path, doc.error)
-        assert doc.value == json5.loads(path.read_bytes().decode("utf-8-sig")), path
+        assert doc.value == json5_loads(path.read_bytes().decode("utf-8-sig")), path
         assert parse_tree(doc.text).value == doc.value, path
 
 
@@ -531,14 +573,20 @@ def test_against_jsonc_parser() -> None:
             i = rng.randint(0, len(chars) - 1)
             chars[i : i + rng.randint(0, 1)] = [rng.choice(MUTATION_ALPHABET)]
         texts.append("".join(chars).removeprefix("\ufeff"))
-    out = subprocess.run(
+    out = subprocess.run(  # noqa: S603 - a fixed argv; an opt-in oracle for developers
         ["node", "-e", ORACLE_JS, os.environ["HELM_GUARD_JSONC_PARSER"]],
-        input=json.dumps(texts), capture_output=True, text=True, check=True,
+        input=json.dumps(texts),
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     for text, want in zip(texts, json.loads(out), strict=True):
         tree = parse_tree(text)
         if "value" in want:
-            assert tree.error is None and json.loads(want["value"]) == tree.value, text
+            assert tree.error is None, text
+            assert json.loads(want["value"]) == json.loads(
+                json.dumps(tree.value).replace("Infinity", "null")
+            ), text  # JSON.stringify writes Infinity as null
         else:
             assert tree.error is not None, text
             assert (tree.error.code, tree.error.start) == (want["code"], want["offset"]), text

@@ -277,8 +277,16 @@ def test_rewritten_branch_blocks(fleet: Fleet) -> None:
     tree = git(fleet.b, "mktree", input=b"")
     orphan = git(fleet.b, "commit-tree", tree, "-m", "fresh start")
     git(fleet.b, "push", "--quiet", "--force", "origin", f"{orphan}:{state.STATE_REF}")
-    err = unreadable(fleet.fresh_clone(), StateUnreadable.BRANCH_REWRITTEN)
+    ci = fleet.fresh_clone()
+    err = unreadable(ci, StateUnreadable.BRANCH_REWRITTEN)
     assert "force-pushed or recreated" in err.message
+    with pytest.raises(StateUnreadable):  # writers refuse too
+        state.resume(fleet.a, "origin", reason="sneaky")
+    # the repair in the hint brings the halt back
+    fetch_cmd, push_cmd = err.hint.split("`")[1].split(" && ")
+    git(fleet.b, *fetch_cmd.split()[1:])
+    git(fleet.b, *push_cmd.split()[1:])
+    assert not state.check_deploy_allowed(read(ci), "acme").allowed
 
 
 def test_hand_edit_on_top_is_fine_and_anchor_catches_up(fleet: Fleet) -> None:
@@ -480,3 +488,50 @@ def test_malformed_ledger_line(fleet: Fleet) -> None:
     push_to_state(fleet.b, {"ledger/acme.jsonl": line + "\n{broken\n"})
     with pytest.raises(StateUnreadable, match="line 2"):
         state.read_ledger(fleet.a, "origin", "acme")
+
+
+# --------------------------------------------------------------------------- CAS edge cases
+
+
+def test_push_that_landed_but_reported_failure_is_not_repeated(
+    fleet: Fleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_push = gitio.push
+    calls = []
+
+    def lost_report(repo, remote, updates):  # type: ignore[no-untyped-def]
+        calls.append(updates)
+        real_push(repo, remote, updates)  # lands on the remote ...
+        if len(calls) == 1:  # ... but the first report is lost
+            return gitio.PushOutcome(ok=False, contended=True, reasons=("connection reset",))
+        return gitio.PushOutcome(ok=True, contended=False)
+
+    monkeypatch.setattr(gitio, "push", lost_report)
+    res = state.append_ledger(fleet.a, "origin", "acme", {"action": "deploy"})
+    assert len(calls) == 1 and res.entry.seq == 1
+    monkeypatch.setattr(gitio, "push", real_push)
+    assert len(state.read_ledger(fleet.b, "origin", "acme")) == 1
+
+
+def test_bounded_attempts(fleet: Fleet, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        gitio,
+        "push",
+        lambda *a: gitio.PushOutcome(ok=False, contended=True, reasons=("fetch first",)),
+    )
+    start = time.monotonic()
+    with pytest.raises(state.StateWriteFailed, match="gave up after 4 attempts"):
+        state.halt(fleet.a, "origin", reason="x", max_attempts=4)
+    assert time.monotonic() - start < 5
+    monkeypatch.undo()
+    assert "helm-guard" not in git(fleet.origin, "for-each-ref")
+
+
+def test_remote_hook_refusal_is_reported(fleet: Fleet) -> None:
+    hook = fleet.origin / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'state branch is protected' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    with pytest.raises(state.StateWriteFailed) as info:
+        state.halt(fleet.a, "origin", reason="x")
+    assert "refused the push" in str(info.value) and "hook declined" in str(info.value)
+    assert "push rights" in (info.value.hint or "")

@@ -208,10 +208,9 @@ def _commits(repo: Path, base: str | None, head: str, remote: str,
     else:
         branch = None
         if base_ref and gitio.valid_ref(f"refs/remotes/{remote}/{base_ref}"):
-            branch, source = f"refs/remotes/{remote}/{base_ref}", "$GITHUB_BASE_REF"
+            branch = f"refs/remotes/{remote}/{base_ref}"
         else:
             branch = gitio.symbolic_target(repo, f"refs/remotes/{remote}/HEAD")
-            source = f"the default branch of {remote}"
         target = gitio.resolve_commit(repo, branch) if branch else None
         if target is None:
             raise Blocked("no base commit to compare with: pass --base, or set "
@@ -221,7 +220,7 @@ def _commits(repo: Path, base: str | None, head: str, remote: str,
         if mb is None:
             raise Blocked(f"no merge-base of {head} and {branch} in this clone",
                           hint=FETCH_HINT)
-        return head_sha, mb, f"merge-base with {branch.removeprefix('refs/remotes/')} ({source})"
+        return head_sha, mb, f"merge-base with {branch.removeprefix('refs/remotes/')}"
     base_sha = gitio.resolve_commit(repo, ref)
     if base_sha is None:
         shallow = " (this clone is shallow)" if gitio.is_shallow(repo) else ""

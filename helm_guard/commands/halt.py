@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from helm_guard import state
 from helm_guard.errors import EXIT_OK, Blocked, UsageError
@@ -38,7 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     state.add_location_arguments(p)
 
 
-def check_known_shops(repo: Path, shops: list[str]) -> str | None:
+def check_known_shops(settings: state.FleetSettings, shops: list[str]) -> str | None:
     """Refuse slugs the fleet file does not know (a typo would halt nothing).
 
     Returns a note when the fleet file cannot be read: a halt must still work when the fleet
@@ -46,17 +45,13 @@ def check_known_shops(repo: Path, shops: list[str]) -> str | None:
     """
     if not shops:
         return None
-    try:
-        from helm_guard.fleet import find_fleet_file, load_fleet
-
-        known = set(load_fleet(find_fleet_file(None, start=repo)).shops)
-    except Exception as exc:  # noqa: BLE001 - any failure here must not stop a halt
-        return f"note: shop names not checked against the fleet file ({exc})"
-    unknown = [s for s in shops if s not in known]
+    if settings.shops is None:
+        return "note: shop names not checked: " + (settings.note or "no fleet file found")
+    unknown = [s for s in shops if s not in settings.shops]
     if unknown:
         raise UsageError(
             f"unknown shop {', '.join(unknown)}: not in the fleet file",
-            hint="known shops: " + ", ".join(sorted(known)) + "; nothing was halted",
+            hint="known shops: " + ", ".join(sorted(settings.shops)) + "; nothing was halted",
         )
     return None
 
@@ -66,7 +61,11 @@ def run(args: argparse.Namespace) -> int:
     expires = state.parse_duration(args.expires) if args.expires else None
     for slug in args.shops:
         state.check_slug(slug)
-    note = check_known_shops(repo, args.shops)
+    settings = state.fleet_settings(repo)
+    note = check_known_shops(settings, args.shops)
+    if settings.note and not note:
+        note = f"note: {settings.note}"
+    args.remote = state.pick_remote(args.remote, settings)
     try:
         result = state.halt(
             repo, args.remote, reason=args.reason, shops=args.shops, expires=expires

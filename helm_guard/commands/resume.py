@@ -36,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
     repo = state.resolve_repo(args.repo)
     for slug in args.shops:
         state.check_slug(slug)
+    args.remote = state.pick_remote(args.remote, state.fleet_settings(repo))
     try:
         result = state.resume(repo, args.remote, reason=args.reason, shops=args.shops)
     except state.StateUnreadable as exc:
@@ -56,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
             status = " (had expired)" if h.is_expired(now) else ""
             print(
                 f"lifted {h.target} halt{status} by {h.by} since "
-                f"{state.format_time(h.since)}: {h.reason}"
+                f"{state.format_when(h.since)}: {h.reason}"
             )
         print(f"recorded on {args.remote} {state.STATE_BRANCH} at {(result.commit or '')[:12]}")
     active = result.state.active(now)
@@ -69,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
     fleet_halted = any(h.scope == "fleet" for h in active)
     if args.shops and fleet_halted:
         print(
-            f"note: {', '.join(args.shops)} stay blocked by the fleet halt; "
+            f"note: shop {', '.join(args.shops)} "
+            f"{'stays' if len(args.shops) == 1 else 'stay'} blocked by the fleet halt; "
             "lift it with `helm-guard resume --reason TEXT`"
         )
     elif not args.shops and not fleet_halted:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from datetime import datetime
 from typing import Any
 
 from helm_guard import state
@@ -26,9 +27,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def _history_line(e: state.HistoryEntry) -> str:
     if e.event is None:
-        return f"  {e.date:<20}  manual  {'-':<16} {e.author}  {e.subject}"
+        try:
+            when = state.format_when(datetime.fromisoformat(e.date))
+        except ValueError:
+            when = e.date
+        return f"  {when}  manual  {'-':<16} {e.author}  {e.subject} (edited by hand)"
     ev = e.event
-    at = ev.at.strftime("%Y-%m-%d %H:%M UTC")
+    at = state.format_when(ev.at)
     extra = ""
     if ev.lifted_ids:
         extra = f" (lifted {len(ev.lifted_ids)})"
@@ -39,12 +44,15 @@ def _history_line(e: state.HistoryEntry) -> str:
 
 def run(args: argparse.Namespace) -> int:
     repo = state.resolve_repo(args.repo)
+    settings = state.fleet_settings(repo)
+    args.remote = state.pick_remote(args.remote, settings)
     now = state.utcnow()
     error: state.StateUnreadable | None = None
     st: state.HaltState | None = None
     history: list[state.HistoryEntry] = []
     try:
-        st = state.read_state(repo, args.remote, must_exist=False)
+        # like the gate: a fleet file with a "state" section requires the state to exist
+        st = state.read_state(repo, args.remote, must_exist=settings.must_exist)
         if st.commit:
             history = state.history_at(repo, st.commit)
     except state.StateUnreadable as exc:
@@ -64,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
             "commit": st.commit if st else (error.commit if error else None),
             "halts": [],
             "active": [],
+            "must_exist": settings.must_exist,
             "notes": list(st.notes) if st else [],
             "history": [e.to_json() for e in history],
             "error": None,
@@ -75,14 +84,14 @@ def run(args: argparse.Namespace) -> int:
             ]
             doc["active"] = [h.id for h in st.active(now)]
         if error is not None:
-            doc["error"] = {"kind": error.kind, "message": error.message, "hint": error.hint}
+            doc["error"] = {"kind": error.kind, "message": error.detail, "hint": error.hint}
         print(json.dumps(doc, indent=2, ensure_ascii=False))
         return EXIT_OK if error is None else EXIT_BLOCKED
 
     where = f"{args.remote} {state.STATE_BRANCH}"
     if error is not None:
         print(f"halt state: UNREADABLE ({error.kind}) on {where}: every deploy is blocked")
-        print(f"  {error.message}")
+        print(f"  {error.detail}")
         print(f"  what to do: {error.hint}")
     elif st is None or not st.initialised:
         print(f"halt state: none on {args.remote} yet (never initialised): nothing is halted")

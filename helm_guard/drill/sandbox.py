@@ -101,7 +101,10 @@ def find_wrangler(explicit: str | None, fleet_root: Path) -> Path | None:
         candidates.append(Path(os.environ["HELM_GUARD_WRANGLER"]))
     else:
         candidates.append(fleet_root / "node_modules" / ".bin" / "wrangler")
-        candidates.append(PACKAGE_PARENT / "tests" / "node" / "node_modules" / ".bin" / "wrangler")
+        # helm-guard's own checkout: where this package lives (editable install), else the
+        # current directory (a CI job that pip-installed the checkout it stands in)
+        for checkout in (PACKAGE_PARENT, Path.cwd()):
+            candidates.append(checkout / "tests" / "node" / "node_modules" / ".bin" / "wrangler")
     for c in candidates:
         if c.is_file() and os.access(c, os.X_OK):
             return c.resolve()
@@ -295,6 +298,10 @@ class Workspace:
         _run(["git", "reset", "--quiet", "--hard", self.base_sha], self.path,
              self.sandbox.child_env())
         _run(["git", "clean", "-q", "-fdx"], self.path, self.sandbox.child_env())
+        self.reset_outputs()
+
+    def reset_outputs(self) -> None:
+        """Forget what earlier commands wrote for the GitHub job."""
         for f in (self.summary_file, self.output_file):
             f.unlink(missing_ok=True)
 

