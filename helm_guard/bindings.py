@@ -160,7 +160,11 @@ def compare(
             owner = index.owner("d1", actual)
             diffs.append(
                 Difference(
-                    name, kind, str(actual), str(expected.database_id), _label(owner),
+                    name,
+                    kind,
+                    str(actual),
+                    str(expected.database_id),
+                    _label(owner),
                     f"{name} (D1) binds {_whose(owner, 'database')} {actual}, expected shop "
                     f"{expected.shop}'s {expected.database_id}",
                 )
@@ -172,7 +176,11 @@ def compare(
             owner = index.owner("r2", actual)
             diffs.append(
                 Difference(
-                    name, kind, str(actual), expected.bucket_name, _label(owner),
+                    name,
+                    kind,
+                    str(actual),
+                    expected.bucket_name,
+                    _label(owner),
                     f"{name} (R2) binds {_whose(owner, 'bucket')} {actual}, expected "
                     f"{expected.bucket_name}",
                 )
@@ -185,7 +193,11 @@ def compare(
             owner = index.owner("kv", actual)
             diffs.append(
                 Difference(
-                    name, kind, str(actual), ", ".join(sorted(ok)) or "(none)", _label(owner),
+                    name,
+                    kind,
+                    str(actual),
+                    ", ".join(sorted(ok)) or "(none)",
+                    _label(owner),
                     f"{name} (KV) binds {_whose(owner, 'namespace')} {actual}",
                 )
             )
@@ -196,14 +208,22 @@ def compare(
             owner = index.owner("worker", actual)
             diffs.append(
                 Difference(
-                    name, kind, str(actual), "a shared service", _label(owner),
+                    name,
+                    kind,
+                    str(actual),
+                    "a shared service",
+                    _label(owner),
                     f"{name} (service) binds {_whose(owner, 'Worker')} {actual}",
                 )
             )
         else:
             diffs.append(
                 Difference(
-                    name, kind, describe(b), "(none)", None,
+                    name,
+                    kind,
+                    describe(b),
+                    "(none)",
+                    None,
                     f"{name} has binding type {kind or '(none)'!r}, which helm-guard cannot "
                     "attribute to a shop (fail closed)",
                 )
@@ -211,22 +231,28 @@ def compare(
     if "d1" not in seen:
         diffs.append(
             Difference(
-                "-", "d1", "(none)", str(expected.database_id), None,
+                "-",
+                "d1",
+                "(none)",
+                str(expected.database_id),
+                None,
                 f"no D1 binding to shop {expected.shop}'s database {expected.database_id}",
             )
         )
     if "r2_bucket" not in seen:
         diffs.append(
             Difference(
-                "-", "r2_bucket", "(none)", expected.bucket_name, None,
+                "-",
+                "r2_bucket",
+                "(none)",
+                expected.bucket_name,
+                None,
                 f"no R2 binding to shop {expected.shop}'s bucket {expected.bucket_name}",
             )
         )
     # a foreign resource owned by one of the shop's own stages is still a difference, but
     # naming the shop itself as "the other shop" would mislead
-    return [
-        d._replace(owner=None) if d.owner == own.label() else d for d in diffs
-    ]
+    return [d._replace(owner=None) if d.owner == own.label() else d for d in diffs]
 
 
 def other_shops(diffs: Sequence[Difference], shop: str) -> list[str]:
@@ -254,8 +280,12 @@ def describe(binding: Mapping[str, Any]) -> str:
 def owner_note(binding: Mapping[str, Any], index: OwnerIndex) -> str | None:
     """Which tenant owns the resource `binding` points at (None when unknown/not a resource)."""
     kind = str(binding.get("type", ""))
-    key = {"d1": ("d1", "id"), "r2_bucket": ("r2", "bucket_name"),
-           "kv_namespace": ("kv", "namespace_id"), "service": ("worker", "service")}.get(kind)
+    key = {
+        "d1": ("d1", "id"),
+        "r2_bucket": ("r2", "bucket_name"),
+        "kv_namespace": ("kv", "namespace_id"),
+        "service": ("worker", "service"),
+    }.get(kind)
     if key is None:
         return None
     return _label(index.owner(key[0], binding.get(key[1])))

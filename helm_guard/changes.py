@@ -339,15 +339,17 @@ def compute(repo: Path, head_fleet: Fleet, head_files: Sequence[ConfigFile],
                     if f.entry.layout == "shop-per-file" and f.entry.slug:
                         affected.add(f.entry.slug)
     # other files in a shop's own folder
-    folders = {f.entry.path.parent.relative_to(head_fleet.root).as_posix(): f.entry.slug
-               for f in head_files if f.entry.layout == "shop-per-file" and f.entry.slug}
-    for p in changed:
-        parent = p.rpartition("/")[0]
-        while parent:
-            if parent in folders:
-                affected.add(folders[parent] or "")
-                break
-            parent = parent.rpartition("/")[0]
+    others = [p for p in changed if p not in head_by_rel and p not in base_by_rel]
+    if others:
+        folders = {f.rel.rpartition("/")[0]: f.entry.slug for f in head_files
+                   if f.entry.layout == "shop-per-file" and f.entry.slug}
+        for p in others:
+            parent = p.rpartition("/")[0]
+            while parent:
+                if parent in folders:
+                    affected.add(folders[parent] or "")
+                    break
+                parent = parent.rpartition("/")[0]
 
     # -- rebinds in configs
     old_t = _by_tenant(t for f in base_files for t in f.targets)

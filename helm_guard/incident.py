@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -228,13 +228,17 @@ def render_incident(inc: Incident) -> str:
     lines += [f"- {b}" for b in inc.before] or ["- (none)"]
     lines += ["", "## Bindings after (the version rolled back to)", ""]
     lines += [f"- {b}" for b in inc.after] or ["- (none)"]
-    lines += ["", "## Timeline (UTC)", "", "| time | step | outcome | seconds | notes |",
-              "|---|---|---|---|---|"]
+    lines += [
+        "",
+        "## Timeline (UTC)",
+        "",
+        "| time | step | outcome | seconds | notes |",
+        "|---|---|---|---|---|",
+    ]
     for r in inc.timeline:
         notes = "; ".join(n.replace("|", "\\|") for n in r.notes)
         lines.append(
-            f"| {r.started} | {r.n}/{r.total} {r.title} | {r.status} | {r.seconds:.1f} | "
-            f"{notes} |"
+            f"| {r.started} | {r.n}/{r.total} {r.title} | {r.status} | {r.seconds:.1f} | {notes} |"
         )
     lines += [
         "",
@@ -284,7 +288,7 @@ def write_incident(root: Path, inc: Incident) -> Path:
 
 
 def binding_rows(
-    bindings: Sequence[Mapping[str, Any]], owner_of: Any
+    bindings: Sequence[Mapping[str, Any]], owner_of: Callable[[Mapping[str, Any]], str | None]
 ) -> list[str]:
     """`NAME (type): identity [shop x]` for each binding; `owner_of(binding)` -> label|None."""
     from helm_guard.bindings import describe

@@ -31,7 +31,9 @@ A brand-new fleet
     `read_state` returns an empty, uninitialised state and deploys proceed. The first write of
     any kind creates the branch and the anchor together: the first `helm-guard halt`, the first
     recorded deploy (`append_ledger`), or `helm-guard resume` (which on an uninitialised fleet
-    records an `init` event). No set-up step is needed before the first halt.
+    records an `init` event). No set-up step is needed before the first halt. Callers compute
+    `must_exist` from the fleet file: a `"state"` section there means "required" (the gate and
+    `status` do this; `fleet_settings` reads it leniently), and `state.remote` picks the remote.
 
 Deleting the state branch cannot lift a halt
     Every write also fast-forwards `refs/helm-guard/state-anchor`, a ref outside `refs/heads`
@@ -40,9 +42,10 @@ Deleting the state branch cannot lift a halt
     the branch); anchor not an ancestor of the branch is `branch-rewritten` (blocks). Each clone
     also remembers the last state it saw in `refs/helm-guard/seen/<remote>`, so even if both
     remote refs vanish (e.g. a `git push --mirror` from a clone without them) that clone blocks
-    and can restore. For fleets that have been initialised the caller should pass
-    `must_exist=True` (computed from the fleet configuration), which closes the remaining gap
-    for fresh CI clones. Writers refuse to write on top of a deleted or rewritten state.
+    and can restore. Once a fleet file has a `"state"` section, callers pass `must_exist=True`,
+    which closes the remaining gap (both refs gone, read from a fresh CI clone). Writers refuse
+    to write on top of a deleted or rewritten state. The branch name is fixed
+    (`helm-guard/state`); a different `state.branch` in the fleet file is not honoured.
 
 Expiry
     `--expires 2h` (m/h/d) sets `expires` on the halt. From that moment the halt no longer

@@ -13,14 +13,22 @@ import io
 from pathlib import Path
 
 import pytest
-from tests.fleets import ACME, ACME_ID, BRAVO_ID
-from tests.gitrepos import make_fleet
 
 from helm_guard import state
+from helm_guard.bindings import (
+    ExpectedBindings,
+    OwnerIndex,
+    compare,
+    expected_bindings,
+    other_shops,
+)
 from helm_guard.cfapi_emulator import CloudflareEmulator
 from helm_guard.commands import deploy
 from helm_guard.errors import Blocked
+from helm_guard.fleet import load_fleet
 from helm_guard.wrangler import Wrangler
+from tests.fleets import ACME, ACME_ID, BRAVO_ID, EXAMPLE
+from tests.gitrepos import make_fleet
 
 pytest_plugins = ["tests.wrangler_fixtures"]
 
@@ -92,9 +100,7 @@ def test_uploaded_version_binding_another_shops_db_is_never_activated(
 
     out = io.StringIO()
     with pytest.raises(Blocked) as exc:
-        deploy.deploy_shop(
-            str(fleet_repo), "acme", wrangler=wrangler, out=out, before_upload=swap
-        )
+        deploy.deploy_shop(str(fleet_repo), "acme", wrangler=wrangler, out=out, before_upload=swap)
     message = str(exc.value)
     assert "stopped at step 3/6" in message
     assert "bravo" in message and BRAVO_ID in message
@@ -124,3 +130,64 @@ def test_halted_shop_is_not_deployed(
     with pytest.raises(Blocked, match="halted|blocked"):
         deploy.run(args, wrangler=wrangler, out=io.StringIO())
     assert emulator.requests == []
+
+
+# ---------------------------------------------------------------------- bindings (pure)
+def _expected() -> tuple[ExpectedBindings, OwnerIndex]:
+    fleet = load_fleet(EXAMPLE / "helm-fleet.jsonc")
+    return expected_bindings(fleet, "acme"), OwnerIndex(fleet)
+
+
+GOOD = [
+    {"type": "d1", "name": "DB", "id": ACME_ID},
+    {"type": "r2_bucket", "name": "ASSETS", "bucket_name": "helm-acme-assets"},
+    {"type": "service", "name": "AUTH", "service": "helm-auth"},
+    {"type": "plain_text", "name": "SHOP_SLUG", "text": "acme"},
+    {"type": "secret_text", "name": "STRIPE_WEBHOOK_SECRET"},
+]
+
+
+def test_compare_accepts_own_and_harmless_bindings() -> None:
+    exp, index = _expected()
+    assert compare(GOOD, exp, index) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "owner", "needle"),
+    [
+        ({"type": "d1", "name": "DB", "id": BRAVO_ID}, "bravo", "shop bravo's database"),
+        (
+            {"type": "d1", "name": "DB", "id": "2b0f7d2f-1e7b-4d44-8c9f-7c3a4a7a1b99"},
+            "bravo (staging)",
+            "shop bravo (staging)'s database",
+        ),
+        (
+            {"type": "r2_bucket", "name": "ASSETS", "bucket_name": "helm-charlie-assets"},
+            "charlie",
+            "shop charlie's bucket",
+        ),
+        ({"type": "service", "name": "AUTH", "service": "helm-delta"}, "delta", "Worker"),
+        (
+            {"type": "d1", "name": "DB", "id": "00000000-0000-4000-8000-000000000000"},
+            None,
+            "belongs to no shop",
+        ),
+        ({"type": "queue", "name": "Q", "queue_name": "x"}, None, "fail closed"),
+    ],
+)
+def test_compare_names_the_owner_of_foreign_resources(
+    change: dict, owner: str | None, needle: str
+) -> None:
+    exp, index = _expected()
+    bindings = [b for b in GOOD if b["name"] != change["name"]] + [change]
+    diffs = compare(bindings, exp, index)
+    assert len(diffs) == 1, diffs
+    assert diffs[0].owner == owner
+    assert needle in diffs[0].message
+
+
+def test_compare_requires_the_shops_own_database_and_bucket() -> None:
+    exp, index = _expected()
+    diffs = compare([b for b in GOOD if b["type"] not in ("d1", "r2_bucket")], exp, index)
+    assert sorted(d.type for d in diffs) == ["d1", "r2_bucket"]
+    assert other_shops(diffs, "acme") == []

@@ -291,7 +291,11 @@ def test_bad_ref_and_slug_are_usage_errors(helm, repo: FleetRepo) -> None:
 def test_dirty_work_tree_blocks(helm, repo: FleetRepo) -> None:
     repo.edit(ACME, '"SHOP_SLUG": "acme",', '"SHOP_SLUG": "acme", "Z": "1",')
     r = gate(helm, repo)
-    assert r.rc == 1 and "work tree differs" in r.out
+    assert r.rc == 1 and "work tree differs" in r.out and ACME in r.out
+    git(repo.work, "checkout", "-q", "--", ACME)
+    repo.write("shops/zulu/wrangler.jsonc", ECHO.replace("echo", "zulu"))
+    r = gate(helm, repo)
+    assert r.rc == 1 and "work tree differs from the head commit: shops/zulu" in r.out
 
 
 def test_report_only_still_fails_when_blocked(helm, repo: FleetRepo) -> None:
@@ -519,6 +523,7 @@ def test_digest_ignores_order_and_warnings_but_not_values() -> None:
 # --------------------------------------------------------------------------- scale
 
 
+@pytest.mark.slow
 def test_ten_thousand_shops_batches_and_summary(helm, tmp_path: Path) -> None:
     from benchmarks.fleetgen import generate
 

@@ -52,9 +52,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def run_rollback(
-    repo: Path, w: Wrangler, *argv: str, stdin: str = ""
-) -> tuple[int, str]:
+def run_rollback(repo: Path, w: Wrangler, *argv: str, stdin: str = "") -> tuple[int, str]:
     """Run the command; return (exit code, output). Blocked propagates (with the output
     attached as `.output`)."""
     out = io.StringIO()
@@ -284,7 +282,7 @@ def test_api_500_mid_rollback_then_rerun_converges(
 def test_timeout_mid_rollback_then_rerun_skips_to_verify(
     emulator: CloudflareEmulator, wrangler_env: dict[str, str], repo: Path
 ) -> None:
-    fast = Wrangler(require_wrangler(), extra_env=wrangler_env, timeout=6)
+    fast = Wrangler(require_wrangler(), extra_env=wrangler_env, timeout=5)
     good, _, bad2 = swapped_history(emulator, repo)
     emulator.fail_next("POST", r"/workers/scripts/helm-acme/deployments$", "timeout")
     with pytest.raises(Blocked) as exc:

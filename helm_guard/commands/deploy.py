@@ -3,9 +3,10 @@
 `wrangler deploy` uploads and activates in one step, leaving no moment to check what goes
 live. This command splits it, and checks in between:
 
-1. verify: the fleet check (any finding blocks), the shop's deploy digest (`--digest`, from
-   the gate's plan, must equal the one recomputed from this checkout) and the halt state
-   (read from the remote; a halt covering the shop blocks);
+1. verify: `helm_guard.commands.verify.verify_shop`: the fleet check (a finding touching the
+   shop blocks), the shop's deploy digest (`--digest`, from the gate's plan, must equal the
+   one recomputed from this checkout; without `--digest` the recomputed one is recorded) and
+   the halt state (read from the remote, fail closed; a halt covering the shop blocks);
 2. upload: `wrangler versions upload --config <shop's config> [--env E] --name <worker>`
    (auto-provisioning off): a new version, deploys nothing;
 3. check the uploaded version: read *that* version back (`versions view <id> --json`) and
@@ -63,7 +64,7 @@ class ShopTarget(NamedTuple):
     env: str | None  # passed to wrangler as --env ("" = explicitly the top level)
     worker: str
     expected: ExpectedBindings
-    index: OwnerIndex
+    owners: OwnerIndex
     digest: str
 
 
@@ -180,8 +181,15 @@ def find_target(fleet_path: str | None, slug: str) -> ShopTarget:
         )
     digest = target_digest(t.target.as_dict(), fleet.shops.get(slug), fleet.naming)
     target = ShopTarget(
-        fleet, slug, fleet.root / t.file.rel, t.file.rel, env, exp.worker, exp,
-        OwnerIndex(fleet), digest,
+        fleet,
+        slug,
+        fleet.root / t.file.rel,
+        t.file.rel,
+        env,
+        exp.worker,
+        exp,
+        OwnerIndex(fleet),
+        digest,
     )
     return target
 
@@ -249,21 +257,28 @@ def deploy_shop(
         fleet = target.fleet
         repo = state.resolve_repo(fleet.root)
         remote_name = remote_of(fleet, remote)
-        s.say(f"{target.config_rel}: no findings for shop {slug}; digest {target.digest}"
-              + (" matches the plan" if digest else ""))
-        s.say("no halt in force (state "
-              + (verified.state_commit[:12] if verified.state_commit else "not initialised")
-              + ")")
+        s.say(
+            f"{target.config_rel}: no findings for shop {slug}; digest {target.digest}"
+            + (" matches the plan" if digest else "")
+        )
+        s.say(
+            "no halt in force (state "
+            + (verified.state_commit[:12] if verified.state_commit else "not initialised")
+            + ")"
+        )
         if wrangler is None:
             assert wrangler_args is not None
             wrangler = make_wrangler(wrangler_args, fleet)
+        wrangler.executable  # noqa: B018 - locate it now: a missing wrangler blocks here
 
     env_flag = f" --env={target.env}" if target.env is not None else ""
     with steps.step(2, "upload a new version (not live yet)") as s:
         if before_upload is not None:
             before_upload(target.config)
-        s.say(f"wrangler versions upload --config={target.config_rel}{env_flag} "
-              f"--name={target.worker}")
+        s.say(
+            f"wrangler versions upload --config={target.config_rel}{env_flag} "
+            f"--name={target.worker}"
+        )
         version_id = wrangler.versions_upload(
             target.config,
             name=target.worker,
@@ -278,7 +293,7 @@ def deploy_shop(
         bindings = bindings_of(version)
         for b in safe_bindings(bindings):
             s.say(f"{b['name']}: {b['points_at']}")
-        diffs = compare(bindings, target.expected, target.index)
+        diffs = compare(bindings, target.expected, target.owners)
         if diffs:
             raise Blocked(
                 f"version {version_id} does not bind shop {slug}'s own resources; it was "
@@ -333,9 +348,7 @@ def confirm_live(wrangler: Wrangler, target: ShopTarget, version_id: str) -> Non
     status = wrangler.deployments_status(name=target.worker)
     traffic = status.get("versions") if isinstance(status, dict) else None
     live = [
-        (v.get("version_id"), v.get("percentage"))
-        for v in traffic or []
-        if isinstance(v, dict)
+        (v.get("version_id"), v.get("percentage")) for v in traffic or [] if isinstance(v, dict)
     ]
     if live != [(version_id, 100)]:
         raise Blocked(
@@ -346,7 +359,7 @@ def confirm_live(wrangler: Wrangler, target: ShopTarget, version_id: str) -> Non
     diffs = compare(
         bindings_of(wrangler.versions_view(version_id, name=target.worker)),
         target.expected,
-        target.index,
+        target.owners,
     )
     if diffs:
         raise Blocked(

@@ -145,7 +145,7 @@ def gate(fleet_path: str | None, *, base: str | None, head: str, allow: Sequence
     acks: dict[str, str] = {}
     try:
         head_sha, base_sha, source = _commits(repo, base, head, remote, environ)
-        dirty = gitio.dirty_paths(repo, ".")
+        dirty = gitio.dirty_paths(repo, ".") or _untracked_configs(repo, ctx.files, head_sha)
         if dirty:
             more = f" (and {len(dirty) - 1} more)" if len(dirty) > 1 else ""
             raise Blocked(f"the work tree differs from the head commit: {dirty[0]}{more}",
@@ -227,6 +227,17 @@ def _commits(repo: Path, base: str | None, head: str, remote: str,
         raise Blocked(f"the base commit {ref} ({source}) is not in this clone{shallow}",
                       hint=FETCH_HINT)
     return head_sha, base_sha, source
+
+
+def _untracked_configs(repo: Path, files: Sequence[Any], head: str) -> list[str]:
+    """Checked config files that the head commit does not contain (untracked files)."""
+    from helm_guard import gitio
+
+    top = gitio.toplevel(repo).resolve()
+    prefix = repo.resolve().relative_to(top).as_posix()
+    prefix = "" if prefix == "." else prefix + "/"
+    tracked = set(gitio.tree_paths(repo, head))
+    return [f.rel for f in files if prefix + f.rel not in tracked]
 
 
 def _acknowledgements(repo: Path, base: str, head: str, allow: Sequence[str]) -> dict[str, str]:

@@ -11,7 +11,8 @@ Seven steps, printed as they run (`[n/7] <step> … ok (0.4 s)`):
    deployed (or rolled back to) by helm-guard, then versions Cloudflare's deployment history
    shows were live, then versions that were only uploaded. wrangler's own default (the
    previous 100% deployment) is never used: it can be the bad version itself. `--to` names a
-   version explicitly; it is checked the same way and refused if it is not eligible.
+   version explicitly; it is checked the same way and refused if it is not eligible. A live
+   version that already matches is kept: without `--to` there is nothing to roll back.
 3. show the plan: live vs target bindings side by side, naming the shop that owns each
    resource, and the other shop(s) the live version touches.
 4. confirm: type the shop slug (not y/n); `--yes` for automation; `--dry-run` stops here.
@@ -94,9 +95,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--dry-run", action="store_true", help="stop after showing the plan; change nothing"
     )
-    p.add_argument(
-        "--yes", action="store_true", help="do not ask for the shop slug (automation)"
-    )
+    p.add_argument("--yes", action="store_true", help="do not ask for the shop slug (automation)")
     p.add_argument(
         "--force-secrets",
         action="store_true",
@@ -241,6 +240,7 @@ class Rollback:
             assert wrangler_args is not None
             wrangler = make_wrangler(wrangler_args, self.fleet)
         self.w = wrangler
+        self.w.executable  # noqa: B018 - a missing wrangler must stop us before the halt
         self.steps = Steps(TOTAL, out=out, name="rollback")
         self.halt_text = ""
         self.target_id: str | None = to
@@ -252,7 +252,8 @@ class Rollback:
         self.out.write(f"      type '{self.slug}' to continue: ")
         self.out.flush()
         answer = self.stdin.readline()
-        self.out.write("\n" if not answer.endswith("\n") else "")
+        if not (answer.endswith("\n") and self.stdin.isatty()):
+            self.out.write("\n")  # a piped answer is not echoed: end the prompt line
         return answer.strip() == self.slug
 
     def _rows(self, bindings: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -287,8 +288,9 @@ class Rollback:
             self._plan(s)
         with self.steps.step(4, "confirm") as s:
             if self.dry_run:
-                s.say("dry run: stopping here; nothing was changed (no halt, no rollback, "
-                      "no record)")
+                s.say(
+                    "dry run: stopping here; nothing was changed (no halt, no rollback, no record)"
+                )
                 s.status = "stopped (dry run)"
                 return EXIT_OK
             self._confirm(s)
@@ -319,8 +321,10 @@ class Rollback:
             existing = list(st.blocking(self.slug, now))
         if existing:
             h = existing[0]
-            self.halt_text = f"{h.target} halted by {h.by} since {state.format_time(h.since)}: " \
+            self.halt_text = (
+                f"{h.target} halted by {h.by} since {state.format_time(h.since)}: "
                 f"{h.reason} ({h.id})"
+            )
             s.say(f"already halted, kept: {self.halt_text}", note=True)
             return
         what = "the fleet" if self.halt_scope == "fleet" else f"shop {self.slug}"
@@ -355,9 +359,11 @@ class Rollback:
         live = window.get(self.live_id) or self.w.versions_view(self.live_id, name=self.worker)
         self.live_bindings = bindings_of(live)
         self.live_diffs = compare(self.live_bindings, self.expected, self.index)
-        state_word = "binds ANOTHER shop's resources" if any(
-            d.owner for d in self.live_diffs
-        ) else ("differs from the registry" if self.live_diffs else "matches the registry")
+        state_word = (
+            "binds ANOTHER shop's resources"
+            if any(d.owner for d in self.live_diffs)
+            else ("differs from the registry" if self.live_diffs else "matches the registry")
+        )
         s.say(f"live: {self.live_id} ({state_word})", note=True)
         deployed = {
             str(v.get("version_id"))
@@ -366,11 +372,15 @@ class Rollback:
             for v in d.get("versions") or []
             if isinstance(v, dict) and v.get("percentage") == 100
         }
-        s.say(f"{len(order)} version(s) Cloudflare can roll back to; "
-              f"{len(good & set(order))} recorded in the ledger")
+        s.say(
+            f"{len(order)} version(s) Cloudflare can roll back to; "
+            f"{len(good & set(order))} recorded in the ledger"
+        )
         if self.to is not None:
             target = self._check_explicit(window)
             why = "named with --to"
+        elif not self.live_diffs:  # never "roll back" from a correct version unless told to
+            target, why = live, "the live version itself: it matches the registry"
         else:
             target, why = self._pick(order, window, good, deployed)
         self.target_id = str(target["id"])
@@ -379,16 +389,23 @@ class Rollback:
         if self.target_id != self.live_id:
             return None
         if self.pending is not None and self.pending.to_version == self.live_id:
-            s.say("the target is already live: an earlier run got this far; continuing with "
-                  "verify and record", note=True)
+            s.say(
+                "the target is already live: an earlier run got this far; continuing with "
+                "verify and record",
+                note=True,
+            )
             return None
         if last_done is not None and last_done.get("to_version") == self.live_id:
             self.others = [str(x) for x in last_done.get("other_shops") or []]
-            s.say(f"already rolled back to {self.live_id} at {last_done.get('at')} "
-                  f"(incident file {last_done.get('incident_file')}); nothing left to do")
+            s.say(
+                f"already rolled back to {self.live_id} at {last_done.get('at')} "
+                f"(incident file {last_done.get('incident_file')}); nothing left to do"
+            )
             return "done"
-        s.say("the live version already binds the shop's own resources: nothing to roll back "
-              "(use --to VERSION_ID to roll back to a specific older version)")
+        s.say(
+            "the live version already binds the shop's own resources: nothing to roll back "
+            "(use --to VERSION_ID to roll back to a specific older version)"
+        )
         return "nothing"
 
     def _check_explicit(self, window: Mapping[str, Mapping[str, Any]]) -> Mapping[str, Any]:
@@ -444,11 +461,12 @@ class Rollback:
     # ------------------------------------------------------------------ step 3
     def _plan(self, s: Any) -> None:
         if self.pending is not None and self.pending.to_version == self.target_id:
-            s.say(f"continuing incident {self.pending.incident} (started "
-                  f"{self.pending.started})")
+            s.say(f"continuing incident {self.pending.incident} (started {self.pending.started})")
             if self.live_id == self.target_id:
-                s.say(f"{self.target_id} is already live; the bad version "
-                      f"{self.pending.from_version} had (as recorded then):")
+                s.say(
+                    f"{self.target_id} is already live; the bad version "
+                    f"{self.pending.from_version} had (as recorded then):"
+                )
                 for row in self.pending.record.get("before_rows", []):
                     s.say(f"  {row}")
                 return
@@ -460,8 +478,10 @@ class Rollback:
                 s.say(f"  - {d.message}")
         others = other_shops(self.live_diffs, self.slug)
         if others:
-            s.say(f"OTHER SHOP(S) whose resources the live version touches: "
-                  f"{', '.join(others)}", note=True)
+            s.say(
+                f"OTHER SHOP(S) whose resources the live version touches: {', '.join(others)}",
+                note=True,
+            )
 
     # ------------------------------------------------------------------ step 4
     def _confirm(self, s: Any) -> None:
@@ -483,8 +503,10 @@ class Rollback:
     def _journal(self) -> None:
         """Append `rollback-started` (once per incident and target) before touching Cloudflare."""
         p = self.pending
-        if p is not None and p.to_version == self.target_id and (
-            p.from_version == self.live_id or self.live_id == self.target_id
+        if (
+            p is not None
+            and p.to_version == self.target_id
+            and (p.from_version == self.live_id or self.live_id == self.target_id)
         ):
             self.incident_id = p.incident
             self.started = p.started
@@ -551,11 +573,16 @@ class Rollback:
 
     def _secrets_changed(self, s: Any, exc: WranglerError) -> None:
         names = ", ".join(exc.changed_secrets) or "(Cloudflare did not name them)"
-        s.say(f"Cloudflare refused (code {SECRETS_CHANGED_CODE}): these secrets changed after "
-              f"version {self.target_id} was created: {names}", note=True)
-        s.say("Secrets are not versioned: rolling back runs the old code with the CURRENT "
-              "secret values. If the old code expects other values (a rotated key, a new "
-              "format), the shop may break in a new way.")
+        s.say(
+            f"Cloudflare refused (code {SECRETS_CHANGED_CODE}): these secrets changed after "
+            f"version {self.target_id} was created: {names}",
+            note=True,
+        )
+        s.say(
+            "Secrets are not versioned: rolling back runs the old code with the CURRENT "
+            "secret values. If the old code expects other values (a rotated key, a new "
+            "format), the shop may break in a new way."
+        )
         if self.force_secrets:
             s.say("--force-secrets given: rolling back anyway", note=True)
         elif self.yes:
@@ -600,8 +627,9 @@ class Rollback:
         ]
         problems = []
         if traffic != [(self.target_id, 100)]:
-            problems.append(f"the live deployment is {traffic or 'empty'}, not "
-                            f"{self.target_id} at 100%")
+            problems.append(
+                f"the live deployment is {traffic or 'empty'}, not {self.target_id} at 100%"
+            )
         now = bindings_of(self.w.versions_view(self.target_id, name=self.worker))
         diffs = compare(now, self.expected, self.index)
         problems += [d.message for d in diffs]
@@ -618,8 +646,10 @@ class Rollback:
             )
             return False
         self.after_rows = self._rows(now)
-        s.say(f"{self.target_id} serves 100% and binds exactly shop {self.slug}'s resources",
-              note=True)
+        s.say(
+            f"{self.target_id} serves 100% and binds exactly shop {self.slug}'s resources",
+            note=True,
+        )
         return True
 
     # ------------------------------------------------------------------ step 7
@@ -627,9 +657,19 @@ class Rollback:
         from helm_guard.incident import write_incident
 
         current = self.steps.records[-1]
-        timeline = [*self.earlier, *self.steps.records[:-1],
-                    StepRecord(current.n, current.total, current.title, current.started,
-                               0.0, "ok", ["incident file and ledger event written"])]
+        timeline = [
+            *self.earlier,
+            *self.steps.records[:-1],
+            StepRecord(
+                current.n,
+                current.total,
+                current.title,
+                current.started,
+                0.0,
+                "ok",
+                ["incident file and ledger event written"],
+            ),
+        ]
         owner = self.fleet.shops.get(self.slug, {}).get("owner")
         incident = Incident(
             id=self.incident_id,
