@@ -33,15 +33,17 @@ SEVERITY = "error"
 SCOPE = "target"
 SUMMARY = "A slug or resource name is non-ASCII or confusable with another shop's."
 
-_SKELETON = [("rn", "m"), ("vv", "w"), ("cl", "d"), ("0", "o"), ("1", "l"), ("i", "l"),
-             ("5", "s"), ("_", "-")]
+_DIGRAPHS = (("rn", "m"), ("vv", "w"), ("cl", "d"))
+_SINGLE = str.maketrans({"0": "o", "1": "l", "i": "l", "5": "s", "_": "-"})
 
 
 def skeleton(name: str) -> str:
-    s = unicodedata.normalize("NFKC", name).lower()
-    for a, b in _SKELETON:
-        s = s.replace(a, b)
-    return s
+    """A form in which look-alike spellings coincide (`helm-acrne` ~ `helm-acme`)."""
+    s = name.lower() if name.isascii() else unicodedata.normalize("NFKC", name).lower()
+    for a, b in _DIGRAPHS:
+        if a in s:
+            s = s.replace(a, b)
+    return s.translate(_SINGLE)
 
 
 def _names(t: TargetInfo) -> Iterator[tuple[JsonPath, str]]:

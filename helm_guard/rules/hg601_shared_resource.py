@@ -72,17 +72,25 @@ def _where(t: TargetInfo, parts: JsonPath) -> str:
 
 
 def check(ctx: Context) -> Iterator[Problem]:
-    uses: dict[tuple[str, str], list[Use]] = defaultdict(list)
+    # one pass remembering the first use of each identity; lists only for collisions
+    first: dict[tuple[str, str], Use] = {}
+    collisions: dict[tuple[str, str], list[Use]] = {}
+    shared_kv = ctx.fleet.shared_kv
     for t in ctx.targets:
         if t.target.error is not None:
             continue
         for label, value, parts in _identities(t):
-            if label.startswith("KV") and value in ctx.fleet.shared_kv:
+            if label.startswith("KV") and value in shared_kv:
                 continue
-            uses[(label, value)].append((t, parts))
-    for (label, _value), occurrences in uses.items():
-        if len(occurrences) < 2:
-            continue
+            key = (label, value)
+            seen = first.get(key)
+            if seen is None:
+                first[key] = (t, parts)
+            elif key in collisions:
+                collisions[key].append((t, parts))
+            else:
+                collisions[key] = [seen, (t, parts)]
+    for (label, _value), occurrences in collisions.items():
         if label != "Worker name" and len({t.tenant for t, _ in occurrences}) < 2:
             continue  # one tenant binding its own resource twice is not a swap
         for t, parts in occurrences:

@@ -72,6 +72,21 @@ def _strings(value: Any, parts: JsonPath) -> Iterator[tuple[JsonPath, str]]:
             stack.extend((x, p + (i,)) for i, x in enumerate(v))
 
 
+def _texts(value: Any, out: list[str]) -> None:
+    """Every string inside `value` (no paths: the fast pre-scan)."""
+    if isinstance(value, str):
+        out.append(value)
+    elif isinstance(value, Mapping):
+        for v in value.values():
+            if isinstance(v, str):
+                out.append(v)
+            else:
+                _texts(v, out)
+    elif isinstance(value, list):
+        for v in value:
+            _texts(v, out)
+
+
 def _owner_of_candidate(ctx: Context, cand: str) -> Any:
     """The tenant owning `cand`, or its longest dash-prefix (`helm-bravo-orders` -> the
     owner of `helm-bravo`), so `helm-acme-east-db` stays acme-east's, not acme's."""
@@ -100,26 +115,24 @@ def check(t: TargetInfo, ctx: Context) -> Iterator[Problem]:
         if target.get(k) is not None:
             keys.append(k)
     pattern = _candidate_re(ctx)
-    found: list[tuple[str, JsonPath, str]] = []
+    texts: list[str] = []
     for key in keys:
-        origin = target.origin(key)
-        for parts, text in _strings(target.get(key), origin):
-            if len(parts) >= len(origin) + 2 and (key, parts[-1]) in _SKIP:
-                continue
-            found.append((key, parts, text))
-    # one scan over everything; per-string work only when a foreign identity shows up
-    blob = "\n".join(text for _, _, text in found)
+        _texts(target.get(key), texts)
+    # one scan over every string; paths are only worked out when a foreign identity shows up
     foreign = set()
-    for cand in set(pattern.findall(blob)):
+    for cand in set(pattern.findall("\n".join(texts))):
         owner = _owner_of_candidate(ctx, cand)
         if owner is not None and owner != t.tenant:
             foreign.add(cand)
     if not foreign:
         return
-    for key, parts, text in found:
-        for m in pattern.finditer(text):
-            if m.group() in foreign:
-                owner = _owner_of_candidate(ctx, m.group())
-                yield ctx.problem(t, parts, f'"{key}" names another shop\'s resource '
-                                  f"{m.group()!r}{belongs(owner)}")
-                break
+    for key in keys:
+        origin = target.origin(key)
+        for parts, text in _strings(target.get(key), origin):
+            if len(parts) >= len(origin) + 2 and (key, parts[-1]) in _SKIP:
+                continue
+            for m in pattern.finditer(text):
+                if m.group() in foreign:
+                    yield ctx.problem(t, parts, f'"{key}" names another shop\'s resource '
+                                      f"{m.group()!r}{belongs(_owner_of_candidate(ctx, m.group()))}")
+                    break

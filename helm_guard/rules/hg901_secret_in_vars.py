@@ -46,7 +46,7 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("a JSON Web Token", re.compile(r"\beyJ[0-9A-Za-z_-]{10,}\.eyJ[0-9A-Za-z_-]{10,}\.")),
 )
 _ANY = re.compile("|".join(f"(?:{p.pattern})" for _, p in _PATTERNS))
-_SECRET_NAME = re.compile(r"(SECRET|TOKEN|PASSWORD|PASSWD|PRIVATE_KEY|API_KEY)$", re.I)
+_SECRET_SUFFIXES = ("SECRET", "TOKEN", "PASSWORD", "PASSWD", "PRIVATE_KEY", "API_KEY")
 _PLACEHOLDER = re.compile(r"^(|x+|\*+|changeme|todo|placeholder|<[^>]*>|\$\{[^}]*\})$", re.I)
 _TOKENISH = re.compile(r"^[A-Za-z0-9+/=_\-.]{32,}$")
 _HEX_OR_UUID = re.compile(r"^(?:[0-9a-f]{32}|[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12})$", re.I)
@@ -64,9 +64,9 @@ def classify(name: str, value: str) -> str | None:
         for kind, pattern in _PATTERNS:
             if pattern.search(value):
                 return kind
-    if _SECRET_NAME.search(name) and not _PLACEHOLDER.match(value.strip()):
+    if name.upper().endswith(_SECRET_SUFFIXES) and not _PLACEHOLDER.match(value.strip()):
         return "a value of a secret-named var"
-    if (_TOKENISH.match(value) and not _HEX_OR_UUID.match(value) and _entropy(value) >= 4.3
+    if (len(value) >= 32 and _TOKENISH.match(value) and not _HEX_OR_UUID.match(value) and _entropy(value) >= 4.3
             and any(c.isdigit() for c in value) and any(c.isupper() for c in value)
             and any(c.islower() for c in value)):
         return "a high-entropy token"
