@@ -47,7 +47,10 @@ def git(cwd: Path, *args: str) -> str:
     return proc.stdout.strip()
 
 
-def run_once(cmd: list[str], cwd: Path) -> tuple[float, float, int]:
+Timing = tuple[float, float, int]  # wall seconds, CPU seconds, exit code
+
+
+def run_once(cmd: list[str], cwd: Path) -> Timing:
     """Wall seconds, CPU seconds (user + system) and exit code of one fresh process."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
@@ -61,10 +64,10 @@ def run_once(cmd: list[str], cwd: Path) -> tuple[float, float, int]:
     return wall, cpu, proc.returncode
 
 
-def interleaved(cmds: dict[str, list[str]], cwd: Path, runs: int) -> dict[str, tuple[float, float, int]]:
+def interleaved(cmds: dict[str, list[str]], cwd: Path, runs: int) -> dict[str, Timing]:
     """Median wall and CPU seconds per command; the commands take turns, so a busy machine
     slows them alike."""
-    samples: dict[str, list[tuple[float, float, int]]] = {k: [] for k in cmds}
+    samples: dict[str, list[Timing]] = {k: [] for k in cmds}
     for _ in range(runs):
         for name, cmd in cmds.items():
             samples[name].append(run_once(cmd, cwd))
@@ -119,7 +122,7 @@ def main() -> int:
         every = interleaved({"check": check_cmd, "gate": gate_cmd}, work, args.runs)
         all_entries = len(json.loads((base / "plan.json").read_text())["entries"])
 
-        def pair(r: dict[str, tuple[float, float, int]], entries: int) -> dict[str, object]:
+        def pair(r: dict[str, Timing], entries: int) -> dict[str, object]:
             (cw, cc, crc), (gw, gc, grc) = r["check"], r["gate"]
             return {"check_wall_s": round(cw, 3), "check_cpu_s": round(cc, 3), "check_rc": crc,
                     "gate_wall_s": round(gw, 3), "gate_cpu_s": round(gc, 3), "gate_rc": grc,

@@ -76,6 +76,19 @@ class Context:
         self.wrangler_validator: Any = None
         self._owners: dict[str, Tenant] | None = None
         self.cache: dict[str, Any] = {}  # per-run memo for rules (e.g. name skeletons)
+        self.covered: frozenset[str] = frozenset(f.rel for f in files)  # every config's rel
+        self._docs: dict[str, Document | None] = {f.rel: f.doc for f in files}
+
+    def span_at(self, rel: str, parts: JsonPath) -> Span:
+        """Position of `parts` in config `rel` (parsed on demand when this process did not
+        read that file: the fleet-wide phase of a parallel run)."""
+        if rel not in self._docs:
+            try:
+                self._docs[rel] = jsonc.parse_file(self.fleet.root / rel)
+            except OSError:
+                self._docs[rel] = None
+        doc = self._docs[rel]
+        return Span(1, 1, 1, 1) if doc is None else doc.span(parts)
 
     def problem(self, t: TargetInfo, parts: JsonPath, message: str, **kw: Any) -> Problem:
         return Problem(t.file.doc, t.file.rel, parts, message, t.shop, **kw)
@@ -106,9 +119,9 @@ class Context:
         return self.owners.get(value.lower())
 
 
-def load_files(fleet: Fleet) -> list[ConfigFile]:
+def load_files(fleet: Fleet, entries: Sequence[ConfigEntry] | None = None) -> list[ConfigFile]:
     files = []
-    for entry in fleet.config_entries():
+    for entry in fleet.config_entries() if entries is None else entries:
         cf = ConfigFile(entry)
         if not entry.inside:
             cf.read_error = ("the path leads outside the fleet repository (a symlink?): "
@@ -154,41 +167,112 @@ def disabled_rules_from_env() -> frozenset[str]:
     return ids
 
 
+PARALLEL_MIN_FILES = 1500  # below this, forking costs more than it saves
+
+
 def run_check(
     fleet: Fleet,
     fleet_doc: Document,
     *,
     wrangler_schema: Path | None = None,
     rules: Sequence[ModuleType] | None = None,
+    parallel: bool = False,
 ) -> CheckResult:
+    """Check the whole fleet. Map: per config file (parse, resolve, file and target rules, and
+    each fleet rule's `collect`). Reduce: each fleet rule's `check` over what was collected.
+
+    With `parallel=True` and a large fleet the map phase runs in forked worker processes (one
+    per CPU); `CheckResult.context` then holds no files or targets, so callers that need them
+    (gate, deploy) use the default serial run.
+    """
     from helm_guard import rules as registry
     from helm_guard import schemas
 
-    files = load_files(fleet)
-    ctx = Context(fleet, files, fleet_doc)
-    if wrangler_schema is not None:
-        ctx.wrangler_validator = schemas.validator_for_file(wrangler_schema)
+    entries = fleet.config_entries()
     disabled = disabled_rules_from_env()
     active = [m for m in (rules if rules is not None else registry.all_rules())
               if m.ID not in disabled]
-    findings: list[Finding] = []
-    for module in active:
-        findings.extend(_stamp(module, _run_rule(module, ctx)))
-    findings.sort(key=Finding.sort_key)
-    shops = len({t.shop for t in ctx.targets if t.shop})
-    return CheckResult(findings, len(files), len(ctx.targets), shops, ctx)
-
-
-def _run_rule(module: ModuleType, ctx: Context) -> Iterable[Problem]:
-    if module.SCOPE == "fleet":
-        yield from module.check(ctx)
-    elif module.SCOPE == "file":
-        for f in ctx.files:
-            yield from module.check(f, ctx)
+    validator = schemas.validator_for_file(wrangler_schema) if wrangler_schema else None
+    workers = min(os.cpu_count() or 1, 8)
+    if parallel and workers > 1 and len(entries) >= PARALLEL_MIN_FILES and _can_fork():
+        ctx = Context(fleet, [], fleet_doc)
+        ctx.wrangler_validator = validator
+        ctx.covered = frozenset(e.rel for e in entries)
+        _ = ctx.owners  # built once, inherited by the workers
+        schemas.validate("helm-shop-config", {})  # compile once before forking
+        chunks = [entries[i::workers] for i in range(workers)]
+        parts = _map_parallel(ctx, chunks, active)
     else:
-        for f in ctx.files:
-            for t in f.targets:
-                yield from module.check(t, ctx)
+        ctx = Context(fleet, load_files(fleet, entries), fleet_doc)
+        ctx.wrangler_validator = validator
+        parts = [_map(ctx, active)]
+    findings: list[Finding] = [f for part in parts for f in part.findings]
+    for module in active:
+        if module.SCOPE == "fleet":
+            collected = [x for part in parts for x in part.collected.get(module.ID, ())]
+            findings.extend(_stamp(module, module.check(ctx, collected)))
+    findings.sort(key=Finding.sort_key)
+    targets = sum(part.targets for part in parts)
+    shops = len({shop for part in parts for shop in part.shops})
+    return CheckResult(findings, len(entries), targets, shops, ctx)
+
+
+class _MapResult(NamedTuple):
+    findings: list[Finding]
+    collected: dict[str, list[Any]]
+    targets: int
+    shops: set[str]
+
+
+def _map(ctx: Context, active: Sequence[ModuleType]) -> _MapResult:
+    findings: list[Finding] = []
+    collected: dict[str, list[Any]] = {}
+    for module in active:
+        if module.SCOPE == "file":
+            findings.extend(_stamp(module, (p for f in ctx.files for p in module.check(f, ctx))))
+        elif module.SCOPE == "target":
+            findings.extend(_stamp(module, (p for t in ctx.targets for p in module.check(t, ctx))))
+        elif hasattr(module, "collect"):
+            collected[module.ID] = [x for f in ctx.files for x in module.collect(f, ctx)]
+    shops = {t.shop for t in ctx.targets if t.shop}
+    return _MapResult(findings, collected, len(ctx.targets), shops)
+
+
+_FORK_STATE: tuple[Context, list[list[ConfigEntry]], Sequence[ModuleType]] | None = None
+
+
+def _can_fork() -> bool:
+    import multiprocessing
+
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+def _map_chunk(index: int) -> _MapResult:
+    assert _FORK_STATE is not None
+    template, chunks, active = _FORK_STATE
+    ctx = Context(template.fleet, load_files(template.fleet, chunks[index]), template.fleet_doc)
+    ctx.wrangler_validator = template.wrangler_validator
+    ctx._owners = template._owners
+    ctx.covered = template.covered
+    return _map(ctx, active)
+
+
+def _map_parallel(ctx: Context, chunks: list[list[ConfigEntry]],
+                  active: Sequence[ModuleType]) -> list[_MapResult]:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    global _FORK_STATE
+    _FORK_STATE = (ctx, chunks, active)
+    try:
+        with ProcessPoolExecutor(len(chunks) - 1, mp_context=multiprocessing.get_context("fork")) \
+                as pool:
+            futures = [pool.submit(_map_chunk, i) for i in range(1, len(chunks))]
+            results = [_map_chunk(0)]  # the parent maps a chunk too
+            results.extend(f.result() for f in futures)
+    finally:
+        _FORK_STATE = None
+    return results
 
 
 def _stamp(module: ModuleType, problems: Iterable[Problem]) -> Iterator[Finding]:

@@ -278,6 +278,25 @@ def test_shallow_clone_without_base_blocks_with_fetch_depth_hint(helm, repo: Fle
     assert "(base: $GITHUB_EVENT_BEFORE)" in r.out
 
 
+def test_pull_request_base_is_the_merge_base_with_the_target_branch(helm, repo) -> None:
+    fork = repo.head()
+    git(repo.work, "checkout", "-q", "-b", "feature")
+    repo.edit(ACME, '"SHOP_SLUG": "acme",', '"SHOP_SLUG": "acme", "PR": "1",')
+    repo.commit("feature work")
+    r = gate(helm, repo, "--report-only", GITHUB_BASE_REF="main")
+    assert r.rc == 0, r.out
+    assert r.outputs["base"] == fork and json.loads(r.outputs["shops"]) == ["acme"]
+    assert "merge-base with origin/main" in r.out
+
+
+def test_zero_event_before_falls_back_to_the_default_branch(helm, repo: FleetRepo) -> None:
+    fork = repo.head()
+    repo.write("src/index.js", "// v9\n")
+    repo.commit("code")
+    r = gate(helm, repo, GITHUB_EVENT_BEFORE="0" * 40)
+    assert r.rc == 0 and r.outputs["base"] == fork
+
+
 def test_unknown_base_ref_blocks(helm, repo: FleetRepo) -> None:
     r = gate(helm, repo, "--base", "no-such-branch")
     assert r.rc == 1 and "fetch-depth" in r.out

@@ -9,11 +9,15 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from helm_guard import __version__
 from helm_guard.commands._common import add_fleet_option, write_output
 from helm_guard.errors import EXIT_BLOCKED, EXIT_OK, UsageError
 from helm_guard.finding import ERROR, Finding
+
+if TYPE_CHECKING:
+    from helm_guard.checker import CheckResult
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -33,7 +37,8 @@ def run(args: argparse.Namespace) -> int:
                  output=args.output, wrangler_schema=args.wrangler_schema)
 
 
-def run_fleet_check(fleet_path: str | None, wrangler_schema: str | None = None):  # type: ignore[no-untyped-def]
+def run_fleet_check(fleet_path: str | None, wrangler_schema: str | None = None, *,
+                    parallel: bool = False) -> CheckResult:
     """Load the fleet and check it: the shared first step of check, gate and verify."""
     from helm_guard.checker import run_check
     from helm_guard.fleet import find_fleet_file, load_fleet
@@ -49,14 +54,14 @@ def run_fleet_check(fleet_path: str | None, wrangler_schema: str | None = None):
     else:
         found = fleet.root / "node_modules" / "wrangler" / "config-schema.json"
         schema = found if found.is_file() else None
-    return run_check(fleet, jsonc.parse_file(path), wrangler_schema=schema)
+    return run_check(fleet, jsonc.parse_file(path), wrangler_schema=schema, parallel=parallel)
 
 
 def check(*, paths: list[str], fleet_path: str | None, fmt: str | None, output: str | None,
           wrangler_schema: str | None) -> int:
     from helm_guard import report, rules
 
-    result = run_fleet_check(fleet_path, wrangler_schema)
+    result = run_fleet_check(fleet_path, wrangler_schema, parallel=True)
     findings = result.findings
     if paths:
         findings = _narrow(findings, paths, result.context.fleet.root)

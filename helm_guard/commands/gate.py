@@ -148,8 +148,9 @@ def gate(fleet_path: str | None, *, base: str | None, head: str, allow: Sequence
         dirty = gitio.dirty_paths(repo, ".") or _untracked_configs(repo, ctx.files, head_sha)
         if dirty:
             more = f" (and {len(dirty) - 1} more)" if len(dirty) > 1 else ""
-            raise Blocked(f"the work tree differs from the head commit: {dirty[0]}{more}",
-                          hint="the gate checks the checkout, so it must be the clean commit")
+            reasons.append(("checkout", str(Blocked(
+                f"the work tree differs from the head commit: {dirty[0]}{more}",
+                hint="the gate checks the checkout, so it must be the clean commit"))))
         changes = ch.compute(repo, fleet, ctx.files, base_sha, head_sha)
         acks = _acknowledgements(repo, base_sha, head_sha, allow)
     except gitio.GitError as exc:
@@ -206,13 +207,12 @@ def _commits(repo: Path, base: str | None, head: str, remote: str,
             raise Blocked(f"$GITHUB_EVENT_BEFORE {before!r} is not a commit id")
         ref, source = before, "$GITHUB_EVENT_BEFORE"
     else:
-        branch = None
         if base_ref and gitio.valid_ref(f"refs/remotes/{remote}/{base_ref}"):
-            branch = f"refs/remotes/{remote}/{base_ref}"
+            branch: str | None = f"refs/remotes/{remote}/{base_ref}"
         else:
             branch = gitio.symbolic_target(repo, f"refs/remotes/{remote}/HEAD")
         target = gitio.resolve_commit(repo, branch) if branch else None
-        if target is None:
+        if branch is None or target is None:
             raise Blocked("no base commit to compare with: pass --base, or set "
                           "GITHUB_EVENT_BEFORE, or fetch the remote's default branch",
                           hint=FETCH_HINT)

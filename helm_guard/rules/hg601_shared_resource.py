@@ -21,10 +21,11 @@ Give each shop its own namespace, or list a deliberately shared one under `share
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterator
+from typing import NamedTuple
 
-from helm_guard.checker import Context, Problem, TargetInfo
+from helm_guard.checker import ConfigFile, Context, Problem, TargetInfo
+from helm_guard.fleet import Tenant
 from helm_guard.jsonc import JsonPath
 
 ID = "HG601"
@@ -43,7 +44,15 @@ _FIELDS = (
     ("kv_namespaces", "preview_id", "KV preview namespace"),
 )
 
-Use = tuple[TargetInfo, JsonPath]
+class Use(NamedTuple):
+    """One use of a resource identity by one deploy target (collected per file)."""
+
+    label: str
+    value: str
+    rel: str
+    parts: JsonPath
+    tenant: Tenant | None
+    env: str | None
 
 
 def _identities(t: TargetInfo) -> Iterator[tuple[str, str, JsonPath]]:
@@ -62,39 +71,44 @@ def _identities(t: TargetInfo) -> Iterator[tuple[str, str, JsonPath]]:
             yield "route", pattern.lower(), target.routes_origin + (i,)
 
 
-def _where(t: TargetInfo, parts: JsonPath) -> str:
-    place = t.file.rel
-    if t.file.doc is not None:
-        span = t.file.doc.span(parts)
-        place = f"{place}:{span.line}:{span.col}"
-    target = "top level" if t.target.env is None else f"env {t.target.env!r}"
-    return f"{place} ({target}" + (f", shop {t.shop!r})" if t.shop else ")")
-
-
-def check(ctx: Context) -> Iterator[Problem]:
-    # one pass remembering the first use of each identity; lists only for collisions
-    first: dict[tuple[str, str], Use] = {}
-    collisions: dict[tuple[str, str], list[Use]] = {}
+def collect(f: ConfigFile, ctx: Context) -> Iterator[Use]:
     shared_kv = ctx.fleet.shared_kv
-    for t in ctx.targets:
+    for t in f.targets:
         if t.target.error is not None:
             continue
         for label, value, parts in _identities(t):
             if label.startswith("KV") and value in shared_kv:
                 continue
-            key = (label, value)
-            seen = first.get(key)
-            if seen is None:
-                first[key] = (t, parts)
-            elif key in collisions:
-                collisions[key].append((t, parts))
-            else:
-                collisions[key] = [seen, (t, parts)]
-    for (label, _value), occurrences in collisions.items():
-        if label != "Worker name" and len({t.tenant for t, _ in occurrences}) < 2:
+            yield Use(label, value, f.rel, parts, t.tenant, t.target.env)
+
+
+def _where(ctx: Context, u: Use) -> str:
+    span = ctx.span_at(u.rel, u.parts)
+    target = "top level" if u.env is None else f"env {u.env!r}"
+    shop = f", shop {u.tenant.shop!r}" if u.tenant else ""
+    return f"{u.rel}:{span.line}:{span.col} ({target}{shop})"
+
+
+def check(ctx: Context, collected: list[Use]) -> Iterator[Problem]:
+    # one pass remembering the first use of each identity; lists only for collisions
+    first: dict[tuple[str, str], Use] = {}
+    collisions: dict[tuple[str, str], list[Use]] = {}
+    for use in collected:
+        key = (use.label, use.value)
+        seen = first.get(key)
+        if seen is None:
+            first[key] = use
+        elif key in collisions:
+            collisions[key].append(use)
+        else:
+            collisions[key] = [seen, use]
+    for (label, _value), uses in collisions.items():
+        if label != "Worker name" and len({u.tenant for u in uses}) < 2:
             continue  # one tenant binding its own resource twice is not a swap
-        for t, parts in occurrences:
-            others = [o for o in occurrences if o[0] is not t or o[1] != parts]
-            where = "; ".join(_where(o, p) for o, p in others[:5])
+        for use in uses:
+            others = [o for o in uses if o is not use]
+            where = "; ".join(_where(ctx, o) for o in others[:5])
             more = f" and {len(others) - 5} more" if len(others) > 5 else ""
-            yield ctx.problem(t, parts, f"{label} is also used by {where}{more}")
+            yield Problem(None, use.rel, use.parts, f"{label} is also used by {where}{more}",
+                          use.tenant.shop if use.tenant else None,
+                          span=ctx.span_at(use.rel, use.parts))

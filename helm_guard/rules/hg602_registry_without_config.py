@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from helm_guard.checker import Context, Problem
+from helm_guard.checker import ConfigFile, Context, Problem
+from helm_guard.fleet import Tenant
 
 ID = "HG602"
 NAME = "registry-without-config"
@@ -28,8 +29,14 @@ SCOPE = "fleet"
 SUMMARY = "A registered shop (or stage) has no deploy target in any config."
 
 
-def check(ctx: Context) -> Iterator[Problem]:
-    seen = {t.tenant for t in ctx.targets if t.tenant is not None}
+def collect(f: ConfigFile, ctx: Context) -> Iterator[Tenant]:
+    for t in f.targets:
+        if t.tenant is not None:
+            yield t.tenant
+
+
+def check(ctx: Context, collected: list[Tenant]) -> Iterator[Problem]:
+    seen = set(collected)
     rel = ctx.fleet.path.name
     for tenant in ctx.fleet.tenants():
         if tenant in seen:

@@ -34,9 +34,9 @@ _NAMES = frozenset({"wrangler.json", "wrangler.jsonc", "wrangler.toml"})
 _SKIP_DIRS = frozenset({"node_modules", ".git", ".wrangler"})
 
 
-def check(ctx: Context) -> Iterator[Problem]:
+def check(ctx: Context, collected: list[object]) -> Iterator[Problem]:
     root = ctx.fleet.root
-    covered = {f.rel for f in ctx.files}
+    covered = ctx.covered
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS)
         for name in filenames:
