@@ -261,6 +261,34 @@ def test_fleet_setting_change_affects_all_shops(helm, repo: FleetRepo) -> None:
     assert "fleet settings changed" in r.out
 
 
+def test_structural_fleet_change_compares_every_config(helm, repo: FleetRepo) -> None:
+    repo.edit("helm-fleet.jsonc", '"stages": ["staging"]', '"stages": ["staging", "preview"]')
+    repo.edit(REGIONAL, '"database_id": "3c1a8e3a-2f8c-4e55-9da0-8d4b5b8b2c03"',
+              '"database_id": "3c1a8e3a-2f8c-4e55-9da0-8d4b5b8b2c03", "preview_database_id": '
+              '"3c1a8e3a-2f8c-4e55-9da0-8d4b5b8b2c03"')
+    repo.commit("a preview stage; charlie previews on its own database")
+    r = helm(repo.work, "gate", "--format", "json")
+    doc = json.loads(r.out)
+    assert doc["affected_shops"] == ["acme", "bravo", "charlie", "delta"]
+    assert [x["shop"] for x in doc["rebinds"]] == ["charlie"]
+    assert "preview_database_id" in doc["rebinds"][0]["changes"][0]
+
+
+def test_fleet_in_a_subfolder_of_the_repository(helm, tmp_path: Path) -> None:
+    src = tmp_path / "src-tree"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "examples" / "fleet", src / "infra")
+    (src / "README.md").write_text("fleet lives in infra/\n")
+    (tmp_path / "r").mkdir()
+    repo = make_repo(tmp_path / "r", src)
+    repo.edit("infra/" + ACME, ACME_ID, NEW_ID)
+    repo.edit("infra/helm-fleet.jsonc", ACME_ID, NEW_ID)
+    repo.edit("README.md", "fleet", "the fleet")
+    repo.commit("acme: new database")
+    r = helm(repo.work, "gate", "--format", "text", "--fleet", "infra/helm-fleet.jsonc")
+    assert r.rc == 1 and "unacknowledged rebind of shop acme" in r.out
+    assert json.loads(r.outputs["shops"]) == ["acme"]
+
+
 def test_shallow_clone_without_base_blocks_with_fetch_depth_hint(helm, repo: FleetRepo) -> None:
     base = repo.head()
     repo.edit(ACME, '"SHOP_SLUG": "acme",', '"SHOP_SLUG": "acme", "Z": "1",')

@@ -45,7 +45,7 @@ _FIELDS = (
 )
 
 class Use(NamedTuple):
-    """One use of a resource identity by one deploy target (collected per file)."""
+    """One use of a resource identity by one deploy target."""
 
     label: str
     value: str
@@ -53,6 +53,11 @@ class Use(NamedTuple):
     parts: JsonPath
     tenant: Tenant | None
     env: str | None
+
+
+# What `collect` yields: a plain tuple (cheap to send back from a worker process):
+# (label, value, rel, parts, shop, stage, env); rebuilt into a `Use` only on a collision.
+Record = tuple[str, str, str, JsonPath, "str | None", "str | None", "str | None"]
 
 
 def _identities(t: TargetInfo) -> Iterator[tuple[str, str, JsonPath]]:
@@ -71,7 +76,7 @@ def _identities(t: TargetInfo) -> Iterator[tuple[str, str, JsonPath]]:
             yield "route", pattern.lower(), target.routes_origin + (i,)
 
 
-def collect(f: ConfigFile, ctx: Context) -> Iterator[Use]:
+def collect(f: ConfigFile, ctx: Context) -> Iterator[Record]:
     shared_kv = ctx.fleet.shared_kv
     for t in f.targets:
         if t.target.error is not None:
@@ -79,7 +84,9 @@ def collect(f: ConfigFile, ctx: Context) -> Iterator[Use]:
         for label, value, parts in _identities(t):
             if label.startswith("KV") and value in shared_kv:
                 continue
-            yield Use(label, value, f.rel, parts, t.tenant, t.target.env)
+            tenant = t.tenant
+            yield (label, value, f.rel, parts, tenant.shop if tenant else None,
+                   tenant.stage if tenant else None, t.target.env)
 
 
 def _where(ctx: Context, u: Use) -> str:
@@ -89,20 +96,26 @@ def _where(ctx: Context, u: Use) -> str:
     return f"{u.rel}:{span.line}:{span.col} ({target}{shop})"
 
 
-def check(ctx: Context, collected: list[Use]) -> Iterator[Problem]:
+def _use(r: Record) -> Use:
+    label, value, rel, parts, shop, stage, env = r
+    return Use(label, value, rel, parts, None if shop is None else Tenant(shop, stage), env)
+
+
+def check(ctx: Context, collected: list[Record]) -> Iterator[Problem]:
     # one pass remembering the first use of each identity; lists only for collisions
-    first: dict[tuple[str, str], Use] = {}
-    collisions: dict[tuple[str, str], list[Use]] = {}
-    for use in collected:
-        key = (use.label, use.value)
+    first: dict[tuple[str, str], Record] = {}
+    collisions: dict[tuple[str, str], list[Record]] = {}
+    for record in collected:
+        key = (record[0], record[1])
         seen = first.get(key)
         if seen is None:
-            first[key] = use
+            first[key] = record
         elif key in collisions:
-            collisions[key].append(use)
+            collisions[key].append(record)
         else:
-            collisions[key] = [seen, use]
-    for (label, _value), uses in collisions.items():
+            collisions[key] = [seen, record]
+    for (label, _value), records in collisions.items():
+        uses = [_use(r) for r in records]
         if label != "Worker name" and len({u.tenant for u in uses}) < 2:
             continue  # one tenant binding its own resource twice is not a swap
         for use in uses:
