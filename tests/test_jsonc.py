@@ -1,8 +1,9 @@
 """helm_guard.jsonc: wrangler's JSONC (jsonc-parser, allowTrailingComma) with positions.
 
 Expected codes and line:col come from jsonc-parser 3.3.1 itself (the `ERRORS` table was checked
-against it); `test_against_jsonc_parser` re-checks with node when `HELM_GUARD_JSONC_PARSER`
-names a directory holding `node_modules/jsonc-parser`.
+against it); `test_against_jsonc_parser` re-checks 5,000 mutated inputs with jsonc-parser itself
+(pinned in tests/node; `HELM_GUARD_JSONC_PARSER` may name another directory holding
+`node_modules/jsonc-parser`).
 """
 
 from __future__ import annotations
@@ -577,11 +578,17 @@ console.log(JSON.stringify(texts.map(t => {
 """
 
 
-@pytest.mark.skipif(
-    not os.environ.get("HELM_GUARD_JSONC_PARSER") or not shutil.which("node"),
-    reason="set HELM_GUARD_JSONC_PARSER to a directory with node_modules/jsonc-parser",
+JSONC_PARSER_DIR = os.environ.get(
+    "HELM_GUARD_JSONC_PARSER", str(Path(__file__).resolve().parent / "node")
 )
+
+
 def test_against_jsonc_parser() -> None:
+    """Differential test against Microsoft's jsonc-parser itself (pinned in tests/node)."""
+    assert shutil.which("node"), "node is required for the jsonc-parser differential test"
+    assert (Path(JSONC_PARSER_DIR) / "node_modules" / "jsonc-parser").is_dir(), (
+        "jsonc-parser is not installed: run `npm ci --prefix tests/node`"
+    )
     rng = random.Random(7)
     seeds = [WRANGLER, TWO_PRODS, '{"s": "a\\"b\\u00e9\\ud83d\\ude00", "n": [-0, 1.5e-3, 2E+10]}']
     texts = [text for text, *_ in ERRORS]
@@ -592,7 +599,7 @@ def test_against_jsonc_parser() -> None:
             chars[i : i + rng.randint(0, 1)] = [rng.choice(MUTATION_ALPHABET)]
         texts.append("".join(chars).removeprefix("\ufeff"))
     out = subprocess.run(  # noqa: S603 - a fixed argv; an opt-in oracle for developers
-        ["node", "-e", ORACLE_JS, os.environ["HELM_GUARD_JSONC_PARSER"]],
+        ["node", "-e", ORACLE_JS, JSONC_PARSER_DIR],
         input=json.dumps(texts),
         capture_output=True,
         text=True,
