@@ -80,12 +80,13 @@ def timed(cmd: list[str], cwd: Path, runs: int) -> tuple[float, int]:
     return wall, rc
 
 
-def import_time(module: str, runs: int) -> float:
-    """Median extra wall seconds of `python -c "import MODULE"` over `python -c pass`."""
+def import_time(module: str, runs: int) -> float | None:
+    """Median extra wall seconds of `python -c "import MODULE"` over `python -c pass` (None
+    when the module is not installed)."""
     py = sys.executable
     bare, _ = timed([py, "-c", "pass"], ROOT, runs)
-    with_mod, _ = timed([py, "-c", f"import {module}"], ROOT, runs)
-    return with_mod - bare
+    with_mod, rc = timed([py, "-c", f"import {module}"], ROOT, runs)
+    return None if rc != 0 else round(with_mod - bare, 3)
 
 
 def main() -> int:
@@ -133,8 +134,8 @@ def main() -> int:
             "shops": args.shops, "runs": args.runs,
             "one_shop_change": pair(one, one_entries),
             "shared_code_change": pair(every, all_entries),
-            "import_gitpython_s": round(import_time("git", args.runs), 3),
-            "import_helm_guard_gitio_s": round(import_time("helm_guard.gitio", args.runs), 3),
+            "import_gitpython_s": import_time("git", args.runs),
+            "import_helm_guard_gitio_s": import_time("helm_guard.gitio", args.runs),
         }
     print(json.dumps(results, indent=2))
     o, e = results["one_shop_change"], results["shared_code_change"]
@@ -143,8 +144,8 @@ def main() -> int:
           f"(target ≤ 0.5 s)")
     print(f"shared-code change ({e['plan_entries']} entries): overhead "
           f"{e['overhead_wall_s']:+.3f} s wall / {e['overhead_cpu_s']:+.3f} s CPU")
-    print(f"gitpython import {results['import_gitpython_s']:.3f} s (helm-guard does not import "
-          f"it); helm_guard.gitio import {results['import_helm_guard_gitio_s']:.3f} s")
+    print(f"gitpython import {results['import_gitpython_s']} s (helm-guard does not import "
+          f"it); helm_guard.gitio import {results['import_helm_guard_gitio_s']} s")
     return 0
 
 

@@ -58,11 +58,13 @@ def config_text(slug: str, db: str, stage_db: str | None, rng: random.Random) ->
         '  "limits": {"cpu_ms": 50},',
     ]
     if stage_db:
+        stage_vars = {**plain, "HOME_URL": f"https://{slug}.shops.example/",
+                      "PROMO": "Free shipping /* over $50 */ today"}
         lines += [
             '  "env": {',
             '    "staging": {',
             '      "routes": [],',
-            f'      "vars": {json.dumps({**plain, "HOME_URL": f"https://{slug}.shops.example/", "PROMO": "Free shipping /* over $50 */ today"})},',
+            f'      "vars": {json.dumps(stage_vars)},',
             '      "d1_databases": [',
             f'        {{"binding": "DB", "database_name": "helm-{slug}-staging-db", '
             f'"database_id": "{stage_db}"}},',

@@ -53,7 +53,12 @@ CHECKED_TYPES = frozenset({"d1", "r2_bucket", "kv_namespace", "service"})
 
 
 class ExpectedBindings(NamedTuple):
-    """What shop `shop` (production) must bind, from the registry + naming templates."""
+    """What tenant (`shop`, `stage`) must bind, from the registry + naming templates.
+
+    `stage` is None for the shop's production target; a stage's identities (Worker, D1, R2,
+    KV) come from `naming.stage_*` and `shops.<slug>.stages.<stage>`, never the production
+    ones: a stage binding its shop's production database is a difference like any other.
+    """
 
     shop: str
     worker: str
@@ -63,6 +68,10 @@ class ExpectedBindings(NamedTuple):
     kv_namespaces: frozenset[str]
     shared_kv: frozenset[str]
     shared_services: frozenset[str]
+    stage: str | None = None
+
+    def tenant(self) -> Tenant:
+        return Tenant(self.shop, self.stage)
 
 
 class Difference(NamedTuple):
@@ -111,10 +120,12 @@ class OwnerIndex:
         return table.get(value.lower())
 
 
-def expected_bindings(fleet: Fleet, shop: str) -> ExpectedBindings:
-    """The expected bindings of registered shop `shop` (production)."""
-    exp = fleet.expected(Tenant(shop))
-    entry = fleet.shops.get(shop, {})
+def expected_bindings(fleet: Fleet, shop: str, stage: str | None = None) -> ExpectedBindings:
+    """The expected bindings of registered shop `shop`: production, or its stage `stage`."""
+    exp = fleet.expected(Tenant(shop, stage))
+    entry: Mapping[str, Any] = fleet.shops.get(shop, {})
+    if stage is not None:
+        entry = entry.get("stages", {}).get(stage, {})
     return ExpectedBindings(
         shop=shop,
         worker=exp.worker,
@@ -124,6 +135,7 @@ def expected_bindings(fleet: Fleet, shop: str) -> ExpectedBindings:
         kv_namespaces=frozenset(entry.get("kv_namespaces", ())),
         shared_kv=fleet.shared_kv,
         shared_services=fleet.shared_services,
+        stage=stage,
     )
 
 
@@ -145,7 +157,8 @@ def compare(
     `bindings` are API-shaped binding objects (`helm_guard.wrangler.bindings_of`).
     """
     diffs: list[Difference] = []
-    own = Tenant(expected.shop)
+    own = expected.tenant()
+    me = own.label()
     seen: set[str] = set()
     for b in bindings:
         name = str(b.get("name", ""))
@@ -166,7 +179,7 @@ def compare(
                     str(expected.database_id),
                     _label(owner),
                     f"{name} (D1) binds {_whose(owner, 'database')} {actual}, expected shop "
-                    f"{expected.shop}'s {expected.database_id}",
+                    f"{me}'s {expected.database_id}",
                 )
             )
         elif kind == "r2_bucket":
@@ -236,7 +249,7 @@ def compare(
                 "(none)",
                 str(expected.database_id),
                 None,
-                f"no D1 binding to shop {expected.shop}'s database {expected.database_id}",
+                f"no D1 binding to shop {me}'s database {expected.database_id}",
             )
         )
     if "r2_bucket" not in seen:
@@ -247,12 +260,12 @@ def compare(
                 "(none)",
                 expected.bucket_name,
                 None,
-                f"no R2 binding to shop {expected.shop}'s bucket {expected.bucket_name}",
+                f"no R2 binding to shop {me}'s bucket {expected.bucket_name}",
             )
         )
-    # a foreign resource owned by one of the shop's own stages is still a difference, but
-    # naming the shop itself as "the other shop" would mislead
-    return [d._replace(owner=None) if d.owner == own.label() else d for d in diffs]
+    # a foreign resource owned by the tenant itself (e.g. its preview database) is still a
+    # difference, but naming the tenant as "the other shop" would mislead
+    return [d._replace(owner=None) if d.owner == me else d for d in diffs]
 
 
 def other_shops(diffs: Sequence[Difference], shop: str) -> list[str]:

@@ -252,9 +252,53 @@ def _block_fingerprint(t: TargetInfo) -> str:
 # --------------------------------------------------------------------------- the comparison
 
 
-def compute(repo: Path, head_fleet: Fleet, head_files: Sequence[ConfigFile],
-            base: str, head: str) -> Changes:
+def entries_from_rels(fleet: Fleet, rels: Iterable[str]) -> list[ConfigEntry] | None:
+    """The config entries of files the check already found (`Context.covered`), without
+    globbing the fleet again (~0.2 s at 10,000 shops): each rel gets the layout of the first
+    `configs` pattern matching it, as `Fleet.config_entries` does. None when a rel matches no
+    pattern (then glob again). `inside` is settled by `HeadView` for the files it parses."""
+    specs = []
+    for spec in fleet.data.get("configs", ()):
+        spec = {"glob": spec} if isinstance(spec, str) else spec
+        specs.append((glob_regex(spec["glob"].removeprefix("./")),
+                      spec.get("layout", "shop-per-file")))
+    out = []
+    for rel in sorted(rels):
+        layout = next((lay for rx, lay in specs if rx.match(rel)), None)
+        if layout is None:
+            return None
+        slug = rel.rpartition("/")[0].rpartition("/")[2] if layout == "shop-per-file" else None
+        out.append(ConfigEntry(fleet.root / rel, rel, layout, slug))
+    return out
+
+
+class HeadView:
+    """The checked head fleet: every config entry, and parsed files only when asked for.
+
+    The parallel check keeps no parsed files, so the gate parses again just the files it
+    compares or plans (one file for a one-shop change).
+    """
+
+    def __init__(self, fleet: Fleet, entries: Sequence[ConfigEntry],
+                 files: Sequence[ConfigFile] = ()) -> None:
+        self.fleet = fleet
+        self.entries = {e.rel: e for e in entries}
+        self._files = {f.rel: f for f in files}
+
+    def files(self, rels: Iterable[str]) -> list[ConfigFile]:
+        wanted = [r for r in dict.fromkeys(rels) if r in self.entries]
+        root = self.fleet.root.resolve()
+        missing = [e._replace(inside=e.path.resolve().is_relative_to(root))
+                   for e in (self.entries[r] for r in wanted if r not in self._files)]
+        for f in load_files(self.fleet, missing) if missing else ():
+            self._files[f.rel] = f
+        return [self._files[r] for r in wanted]
+
+
+
+def compute(repo: Path, view: HeadView, base: str, head: str) -> Changes:
     """Compare the fleet at `base` with the checked head fleet (whose commit is `head`)."""
+    head_fleet = view.fleet
     top = gitio.toplevel(head_fleet.root)
     prefix = head_fleet.root.resolve().relative_to(top.resolve()).as_posix()
     prefix = "" if prefix == "." else prefix + "/"
@@ -307,17 +351,17 @@ def compute(repo: Path, head_fleet: Fleet, head_files: Sequence[ConfigFile],
     registry_changed = registry_changed or bool(new_shops or removed)
 
     # -- config files to compare
-    head_by_rel = {f.rel: f for f in head_files}
+    entries = view.entries
     if full:
         compare = None  # every file
     else:
         compare = {p for p in changed if p != fleet_rel}
         if registry_changed:
-            compare |= {f.rel for f in head_files if f.entry.layout == "env-per-shop"}
+            compare |= {r for r, e in entries.items() if e.layout == "env-per-shop"}
     base_files = load_base_files(repo, prefix, base, fleet_rel, base_data,
                                  None if compare is None else sorted(compare))
-    head_cmp = list(head_files) if compare is None else \
-        [head_by_rel[p] for p in sorted(compare) if p in head_by_rel]
+    head_cmp = view.files(sorted(entries) if compare is None else sorted(compare))
+    head_by_rel = {f.rel: f for f in head_cmp}
     base_by_rel = {f.rel: f for f in base_files}
 
     # -- affected by config changes
@@ -339,10 +383,10 @@ def compute(repo: Path, head_fleet: Fleet, head_files: Sequence[ConfigFile],
                     if f.entry.layout == "shop-per-file" and f.entry.slug:
                         affected.add(f.entry.slug)
     # other files in a shop's own folder
-    others = [p for p in changed if p not in head_by_rel and p not in base_by_rel]
+    others = [p for p in changed if p not in entries and p not in base_by_rel]
     if others:
-        folders = {f.rel.rpartition("/")[0]: f.entry.slug for f in head_files
-                   if f.entry.layout == "shop-per-file" and f.entry.slug}
+        folders = {r.rpartition("/")[0]: e.slug for r, e in entries.items()
+                   if e.layout == "shop-per-file" and e.slug}
         for p in others:
             parent = p.rpartition("/")[0]
             while parent:

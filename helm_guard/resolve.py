@@ -18,7 +18,7 @@ inherited value points at the line that defines it.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from helm_guard.jsonc import JsonPath
@@ -50,7 +50,7 @@ _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 class Target:
     """One deploy target of one file, resolved as wrangler resolves it."""
 
-    __slots__ = ("env", "raw", "top", "error", "error_path", "warnings", "_indexed")
+    __slots__ = ("env", "raw", "top", "error", "error_path", "_warnings", "_indexed")
 
     def __init__(
         self, env: str | None, raw: Mapping[str, Any], top: Mapping[str, Any]
@@ -60,8 +60,16 @@ class Target:
         self.top = top
         self.error: str | None = None
         self.error_path: JsonPath = ()  # where the first validation error is
-        self.warnings: list[str] = []
+        self._warnings: list[str] | None = None
         self._indexed: dict[str, list[tuple[int, Mapping[str, Any]]]] = {}
+
+    @property
+    def warnings(self) -> list[str]:
+        """wrangler's env-gap warnings for this target (computed when first asked for)."""
+        if self._warnings is None:
+            self._warnings = (inheritance_gaps(self)
+                              if self.env is not None and self.error is None else [])
+        return self._warnings
 
     # --- where values come from -------------------------------------------------------
     @property
@@ -238,8 +246,6 @@ def _validate(t: Target, display_path: str) -> None:
         t.error = (f"Processing {display_path} configuration:\n  - {where} configuration\n"
                    + "\n".join(f"    - {e}" for e in errors))
         return
-    if t.env is not None:
-        t.warnings.extend(inheritance_gaps(t))
 
 
 def inheritance_gaps(t: Target) -> list[str]:

@@ -14,12 +14,14 @@ import pytest
 
 from helm_guard import cli, state
 from helm_guard.changes import glob_regex
+from helm_guard.commands.deploy import find_target
 from helm_guard.commands.verify import verify_shop
 from helm_guard.digest import target_digest
 from helm_guard.errors import Blocked
 from helm_guard.plan import MAX_BATCH, make_entry, make_plan, validate_plan
 from tests.fleets import ACME, ACME_ID, BRAVO_ID, REGIONAL
 from tests.gate_fixtures import FleetRepo, git, make_repo
+from tests.gitrepos import isolate_git
 
 GOLDEN = Path(__file__).parent / "golden" / "gate"
 NEW_ID = "9f9f9f9f-0000-4000-8000-000000000abc"
@@ -67,6 +69,7 @@ def repo(tmp_path: Path) -> FleetRepo:
 @pytest.fixture
 def helm(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path):
     """Run `helm-guard ARGS` in-process in a directory, as in GitHub Actions."""
+    isolate_git(monkeypatch, tmp_path)
     for var in ("GITHUB_EVENT_BEFORE", "GITHUB_BASE_REF", "GITHUB_ACTIONS", "HELM_GUARD_DEBUG"):
         monkeypatch.delenv(var, raising=False)
     counter = iter(range(1000))
@@ -497,6 +500,84 @@ def test_verify_unknown_shop_blocks(helm, repo: FleetRepo) -> None:
     assert helm(repo.work, "verify", "--shop", "zulu", "--digest", "sha256:" + "0" * 64).rc == 1
 
 
+# --------------------------------------------------------------------------- verify: deploy order
+
+def _ledger_deploy(repo: FleetRepo, shop: str, commit: str, stage: str | None = None) -> None:
+    """What a successful `helm-guard deploy` appends (the fields the order check reads)."""
+    state.append_ledger(repo.work, "origin", shop, {
+        "action": "deploy", "worker": f"helm-{shop}", "version_id": "v-" + commit[:8],
+        "commit": commit, "env": stage, "stage": stage})
+
+
+def _verify(helm, where: Path, shop: str, env: str | None = None) -> GateRun:
+    digest = find_target(str(where / "helm-fleet.jsonc"), shop, env).digest
+    head = git(where, "rev-parse", "HEAD")
+    return helm(where, "verify", "--shop", shop, "--digest", digest, "--commit", head,
+                *(["--env", env] if env else []))
+
+
+def test_verify_refuses_a_commit_older_than_the_last_deploy(helm, repo: FleetRepo) -> None:
+    old = repo.head()
+    repo.write("src/index.js", "// v8\n")
+    new = repo.commit("code")
+    _ledger_deploy(repo, "acme", new)
+    git(repo.work, "checkout", "-q", old)
+    r = _verify(helm, repo.work, "acme")
+    assert r.rc == 1
+    assert f"a newer commit {new[:12]} was already deployed for shop acme at 20" in r.err
+    assert f"this job (commit {old[:12]}) is older: re-run the latest pipeline" in r.err
+    with pytest.raises(Blocked, match="newer commit"):
+        verify_shop(str(repo.fleet), "acme", find_target(str(repo.fleet), "acme").digest)
+    assert _verify(helm, repo.work, "bravo").rc == 0  # another shop's ledger does not count
+    git(repo.work, "checkout", "-q", new)
+    r = _verify(helm, repo.work, "acme")  # the same commit again (a re-run) is fine
+    assert r.rc == 0, r.err
+    assert f"not older than the last deploy ({new[:12]})" in r.out
+    repo.write("src/index.js", "// v9\n")
+    repo.commit("newer code")
+    assert _verify(helm, repo.work, "acme").rc == 0  # and so is a newer one
+
+
+def test_verify_deploy_order_is_per_stage(helm, repo: FleetRepo) -> None:
+    old = repo.head()
+    repo.write("src/index.js", "// v10\n")
+    new = repo.commit("code")
+    _ledger_deploy(repo, "bravo", new, "staging")
+    git(repo.work, "checkout", "-q", old)
+    r = _verify(helm, repo.work, "bravo", "staging")
+    assert r.rc == 1 and "already deployed for shop bravo (staging) at" in r.err
+    assert _verify(helm, repo.work, "bravo").rc == 0  # production has no deploy yet
+    _ledger_deploy(repo, "bravo", new)
+    assert "already deployed for shop bravo at" in _verify(helm, repo.work, "bravo").err
+    git(repo.work, "checkout", "-q", new)
+    assert _verify(helm, repo.work, "bravo", "staging").rc == 0
+
+
+def test_verify_deploy_order_with_unknown_or_unrelated_commits(helm, repo: FleetRepo) -> None:
+    base = repo.head()
+    repo.write("src/index.js", "// v11\n")
+    new = repo.commit("code")
+    repo.push()
+    # a shallow checkout does not have the older deployed commit: it cannot tell, so it blocks
+    _ledger_deploy(repo, "acme", base)
+    shallow = repo.clone("shallow", "--depth", "1")
+    r = _verify(helm, shallow, "acme")
+    assert r.rc == 1
+    assert f"was commit {base[:12]}, which this shallow clone does not have" in r.err
+    assert "fetch-depth: 0" in r.err
+    assert _verify(helm, repo.clone("full"), "acme").rc == 0
+    # a commit no clone has (e.g. deployed from a branch that was never pushed) blocks too
+    _ledger_deploy(repo, "acme", "f" * 40)
+    r = _verify(helm, repo.work, "acme")
+    assert r.rc == 1 and "does not have" in r.err and "fetch-depth: 0" in r.err
+    # unrelated histories (a rewritten branch): not an ordering question in a full clone
+    git(repo.work, "checkout", "-q", "-b", "rewrite", base)
+    repo.write("src/index.js", "// v11, rewritten\n")
+    repo.commit("rewritten code")
+    _ledger_deploy(repo, "acme", new)
+    assert _verify(helm, repo.work, "acme").rc == 0
+
+
 # --------------------------------------------------------------------------- batch
 
 
@@ -607,3 +688,15 @@ def test_ten_thousand_shops_batches_and_summary(helm, tmp_path: Path) -> None:
     assert len(r.summary.encode("utf-8")) < 1024 * 1024
     assert "### Affected shops (10,000)" in r.summary
     assert elapsed < 30, f"gate took {elapsed:.1f} s"
+
+
+def test_entries_from_rels_matches_config_entries() -> None:
+    from helm_guard.changes import entries_from_rels
+    from helm_guard.fleet import load_fleet
+    from tests.fleets import EXAMPLE
+
+    fleet = load_fleet(EXAMPLE / "helm-fleet.jsonc")
+    globbed = fleet.config_entries()
+    rebuilt = entries_from_rels(fleet, [e.rel for e in globbed])
+    assert rebuilt == globbed
+    assert entries_from_rels(fleet, ["elsewhere/wrangler.jsonc"]) is None

@@ -33,7 +33,10 @@ DEPLOY_FLEET = WORKFLOW_DIR / "deploy-fleet.yml"
 DEPLOY_BATCH = WORKFLOW_DIR / "deploy-batch.yml"
 # What helm-guard gate writes to $GITHUB_OUTPUT, as the action and the workflows consume it.
 GATE_OUTPUTS = {"blocked", "shops", "batches", "batch_count"}
-SHOP_CONCURRENCY = {"group": "helm-deploy-${{ matrix.shop }}", "cancel-in-progress": False}
+SHOP_CONCURRENCY = {
+    "group": "helm-deploy-${{ matrix.shop }}-${{ matrix.env || 'production' }}",
+    "cancel-in-progress": False,
+}
 
 
 # --- loading -----------------------------------------------------------------------------

@@ -40,9 +40,9 @@ def run(args: argparse.Namespace) -> int:
 def run_fleet_check(fleet_path: str | None, wrangler_schema: str | None = None, *,
                     parallel: bool = False) -> CheckResult:
     """Load the fleet and check it: the shared first step of check, gate and verify."""
+    from helm_guard import jsonc
     from helm_guard.checker import run_check
     from helm_guard.fleet import find_fleet_file, load_fleet
-    from helm_guard import jsonc
 
     path = find_fleet_file(fleet_path)
     fleet = load_fleet(path)

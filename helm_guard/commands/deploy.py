@@ -1,4 +1,14 @@
-"""`helm-guard deploy --shop SLUG`: a two-phase, verified deploy of one shop.
+"""`helm-guard deploy --shop SLUG [--env NAME]`: a two-phase, verified deploy of one target.
+
+Without `--env`, the shop's production target. `--env NAME` selects the target by its wrangler
+env, as in the gate's plan entry: in a shop-per-file config the env is the stage (`staging`),
+in an env-per-shop config it is `<slug>-<stage>` (or `<slug>` itself, the production target).
+The target is the one the fleet check resolved to a tenant of this shop (never re-derived from
+the name); a stage must be declared in the fleet file's `stages` and registered under
+`shops.<slug>.stages.<stage>`. A stage deploy uploads and activates the stage's Worker
+(`naming.stage_worker`), passes `--env` to wrangler, compares the bindings with the stage's
+own registry resources (binding the production database is a difference) and ledgers under
+the shop with `stage` recorded.
 
 `wrangler deploy` uploads and activates in one step, leaving no moment to check what goes
 live. This command splits it, and checks in between:
@@ -6,7 +16,8 @@ live. This command splits it, and checks in between:
 1. verify: `helm_guard.commands.verify.verify_shop`: the fleet check (a finding touching the
    shop blocks), the shop's deploy digest (`--digest`, from the gate's plan, must equal the
    one recomputed from this checkout; without `--digest` the recomputed one is recorded) and
-   the halt state (read from the remote, fail closed; a halt covering the shop blocks);
+   the halt state (read from the remote, fail closed; a halt covering the shop blocks) and
+   the deploy order (a newer commit already ledgered for this shop and stage blocks);
 2. upload: `wrangler versions upload --config <shop's config> [--env E] --name <worker>`
    (auto-provisioning off): a new version, deploys nothing;
 3. check the uploaded version: read *that* version back (`versions view <id> --json`) and
@@ -16,8 +27,9 @@ live. This command splits it, and checks in between:
 4. activate: `wrangler versions deploy <id>@100`;
 5. confirm: re-read the live deployment (`deployments status --json`): the version must be at
    100%, and its bindings (read again) must still match;
-6. record: append `{action: deploy, worker, version_id, commit, digest, actor, ...}` to the
-   shop's ledger on the state branch (`helm_guard.state.append_ledger`).
+6. record: append `{action: deploy, worker, version_id, commit, digest, actor, env, stage,
+   ...}` to the shop's ledger on the state branch (`helm_guard.state.append_ledger`); `stage`
+   is null for production.
 
 Test seam: `deploy_shop(..., before_upload=fn)` calls `fn(config_path)` after the check and
 before the upload. Tests use it to swap the config's `database_id` in that window (the race
@@ -29,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -52,10 +65,11 @@ from helm_guard.incident import Steps
 from helm_guard.wrangler import DEFAULT_TIMEOUT, Wrangler, bindings_of, validate_message
 
 TOTAL = 6
+_ENV_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")  # as in the plan (helm_guard.plan)
 
 
 class ShopTarget(NamedTuple):
-    """Where a shop's production target lives and what it must bind."""
+    """Where a shop's target (production or a stage) lives and what it must bind."""
 
     fleet: Fleet
     slug: str
@@ -66,6 +80,11 @@ class ShopTarget(NamedTuple):
     expected: ExpectedBindings
     owners: OwnerIndex
     digest: str
+    stage: str | None = None  # None: production
+
+    def label(self) -> str:
+        """`bravo` or `bravo (staging)`."""
+        return Tenant(self.slug, self.stage).label()
 
 
 # ---------------------------------------------------------------------- shared helpers
@@ -144,9 +163,24 @@ def explain(diffs: list[Difference], shop: str) -> str:
     return "\n".join(lines)
 
 
-def find_target(fleet_path: str | None, slug: str) -> ShopTarget:
-    """Load the fleet (and check it) and locate shop `slug`'s production target.
+def check_env_name(env: str | None) -> str | None:
+    """Validate `--env` before it reaches anything else (None: production)."""
+    if env is None:
+        return None
+    if not isinstance(env, str) or not _ENV_RE.match(env) or env.startswith("-"):
+        raise UsageError(
+            f"--env {env!r} is not an env name",
+            hint="pass the env of the shop's entry in the gate's plan (e.g. staging)",
+        )
+    return env
 
+
+def find_target(fleet_path: str | None, slug: str, env: str | None = None) -> ShopTarget:
+    """Load the fleet (and check it) and locate shop `slug`'s target: production, or the one
+    whose wrangler env is `env`.
+
+    The target is the one the fleet check resolved to a tenant of this shop; with `env`, its
+    tenant's stage (if any) must be declared in `stages` and registered for the shop.
     Findings are `verify_shop`'s business; a target without a Worker name of its own is
     refused here."""
     from helm_guard.commands.check import run_fleet_check
@@ -160,38 +194,67 @@ def find_target(fleet_path: str | None, slug: str) -> ShopTarget:
             f"shop {slug!r} is not in the registry of {fleet.path}",
             hint="known shops: " + ", ".join(sorted(fleet.shops)),
         )
-    found = [t for t in ctx.targets if t.tenant == Tenant(slug)]
-    if len(found) != 1:
-        raise Blocked(
-            f"shop {slug} has {len(found)} production deploy targets in the fleet's configs "
-            "(exactly one is needed)",
-            hint="`helm-guard inspect` shows the targets of each config file",
-        )
+    if env is None:
+        found = [t for t in ctx.targets if t.tenant == Tenant(slug)]
+        if len(found) != 1:
+            raise Blocked(
+                f"shop {slug} has {len(found)} production deploy targets in the fleet's configs "
+                "(exactly one is needed)",
+                hint="`helm-guard inspect` shows the targets of each config file",
+            )
+    else:
+        found = [t for t in ctx.targets if t.shop == slug and t.target.env == env]
+        if len(found) != 1:
+            envs = sorted(
+                repr(t.target.env) for t in ctx.targets if t.shop == slug and t.target.env
+            )
+            raise UsageError(
+                f"--env {env!r} is not a deploy target of shop {slug} "
+                f"({len(found)} targets of this shop have that env, exactly one is needed)",
+                hint=f"shop {slug}'s envs: "
+                + (", ".join(envs) or "none")
+                + "; pass the env of the shop's entry in the gate's plan",
+            )
     t = found[0]
-    exp = expected_bindings(fleet, slug)
+    assert t.tenant is not None
+    stage = t.tenant.stage
+    if stage is not None:
+        registered = fleet.shops[slug].get("stages", {})
+        if stage not in fleet.stages or stage not in registered:
+            raise UsageError(
+                f"--env {env!r} is stage {stage!r} of shop {slug}, which is not "
+                + (
+                    'declared in the fleet file\'s "stages"'
+                    if stage not in fleet.stages
+                    else f"registered under shops.{slug}.stages"
+                ),
+                hint="declare and register the stage (and re-run the gate) before deploying it",
+            )
+    exp = expected_bindings(fleet, slug, stage)
     worker = t.target.worker
-    env = t.target.env
+    target_env = t.target.env
     doc = t.file.doc.value if t.file.doc is not None else None
-    if env is None and isinstance(doc, dict) and doc.get("env"):
-        env = ""  # explicit top level: wrangler would otherwise warn about several envs
+    if target_env is None and isinstance(doc, dict) and doc.get("env"):
+        target_env = ""  # explicit top level: wrangler would otherwise warn about several envs
     if worker != exp.worker:
         raise Blocked(
-            f"{t.file.rel}: shop {slug}'s Worker is named {worker!r}, expected {exp.worker!r}",
+            f"{t.file.rel}: shop {t.tenant.label()}'s Worker is named {worker!r}, expected "
+            f"{exp.worker!r}",
             hint="run `helm-guard check`; nothing was uploaded",
         )
     digest = target_digest(t.target.as_dict(), fleet.shops.get(slug), fleet.naming)
-    target = ShopTarget(
+    return ShopTarget(
         fleet,
         slug,
         fleet.root / t.file.rel,
         t.file.rel,
-        env,
+        target_env,
         exp.worker,
         exp,
         OwnerIndex(fleet),
         digest,
+        stage,
     )
-    return target
 
 
 # ---------------------------------------------------------------------- command
@@ -202,6 +265,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="sha256:HEX",
         help="the shop's deploy digest from the gate's plan; refuse if the checkout differs",
     )
+    p.add_argument(
+        "--env",
+        metavar="NAME",
+        help="the target's wrangler env from the gate's plan entry: a declared stage of the "
+        "shop (shop-per-file: the stage, e.g. staging; env-per-shop: <slug>-<stage>) "
+        "(default: the shop's production target)",
+    )
     p.add_argument("--message", "-m", metavar="TEXT", help="annotation for the version")
 
 
@@ -210,6 +280,7 @@ def run(
 ) -> int:
     """Entry point; `wrangler`/`out` are for tests (default: from the flags / stdout)."""
     slug = check_shop_slug(args.shop)
+    env = check_env_name(args.env)
     if args.digest is not None:
         from helm_guard.digest import valid_digest
 
@@ -220,6 +291,7 @@ def run(
     deploy_shop(
         args.fleet,
         slug,
+        env=env,
         digest=args.digest,
         remote=args.remote,
         message=args.message,
@@ -234,6 +306,7 @@ def deploy_shop(
     fleet_path: str | None,
     slug: str,
     *,
+    env: str | None = None,
     digest: str | None = None,
     remote: str | None = None,
     message: str | None = None,
@@ -242,23 +315,33 @@ def deploy_shop(
     out: TextIO | None = None,
     before_upload: Callable[[Path], None] | None = None,
 ) -> dict[str, Any]:
-    """The six steps; returns the ledger record. Raises Blocked saying where it stopped."""
+    """The six steps; returns the ledger record. Raises Blocked saying where it stopped.
+
+    `env`: the target's wrangler env (see the module docstring); None: production."""
     from helm_guard import gitio
 
+    env = check_env_name(env)
     stream = out if out is not None else sys.stdout
     steps = Steps(TOTAL, out=stream, name="deploy")
-    steps.say(f"helm-guard deploy: shop {slug}")
+    steps.say(f"helm-guard deploy: shop {slug}" + (f", env {env}" if env is not None else ""))
 
-    with steps.step(1, "verify (check, digest, halt)") as s:
-        target = find_target(fleet_path, slug)
-        verified = verify_shop(fleet_path, slug, digest or target.digest, remote)
-        if verified.digest != target.digest or verified.config != target.config_rel:
-            raise Blocked(f"shop {slug}'s config changed while it was being verified")
+    with steps.step(1, "verify (check, digest, halt, order)") as s:
+        target = find_target(fleet_path, slug, env)
+        verified = verify_shop(fleet_path, slug, digest or target.digest, remote, env=env)
+        if (
+            verified.digest != target.digest
+            or verified.config != target.config_rel
+            or verified.worker != target.worker
+            or verified.stage != target.stage
+        ):
+            raise Blocked(f"shop {target.label()}'s config changed while it was being verified")
         fleet = target.fleet
         repo = state.resolve_repo(fleet.root)
         remote_name = remote_of(fleet, remote)
         s.say(
-            f"{target.config_rel}: no findings for shop {slug}; digest {target.digest}"
+            f"{target.config_rel}: no findings for shop {slug}; target "
+            + ("production" if target.stage is None else f"stage {target.stage}")
+            + f", Worker {target.worker}; digest {target.digest}"
             + (" matches the plan" if digest else "")
         )
         s.say(
@@ -296,8 +379,9 @@ def deploy_shop(
         diffs = compare(bindings, target.expected, target.owners)
         if diffs:
             raise Blocked(
-                f"version {version_id} does not bind shop {slug}'s own resources; it was "
-                "NOT activated (it stays an inactive upload):\n" + explain(diffs, slug),
+                f"version {version_id} of {target.worker} does not bind shop "
+                f"{target.label()}'s own resources; it was NOT activated (it stays an "
+                "inactive upload):\n" + explain(diffs, slug),
                 hint=f"fix {target.config_rel} (the registry in {fleet.path.name} is the "
                 "truth), then deploy again",
             )
@@ -307,14 +391,14 @@ def deploy_shop(
         wrangler.versions_deploy(
             version_id,
             name=target.worker,
-            message=message or f"helm-guard deploy {slug}",
+            message=message or f"helm-guard deploy {target.label()}",
             config=target.config,
             env=target.env,
         )
 
     with steps.step(5, "confirm the live deployment") as s:
         confirm_live(wrangler, target, version_id)
-        s.say(f"{version_id} serves 100% and binds shop {slug}'s own resources")
+        s.say(f"{version_id} serves 100% and binds shop {target.label()}'s own resources")
 
     with steps.step(6, "record in the ledger") as s:
         commit = gitio.rev_parse(repo, "HEAD")
@@ -327,6 +411,7 @@ def deploy_shop(
             "actor": actor(repo),
             "config": target.config_rel,
             "env": target.env,
+            "stage": target.stage,
             "message": message,
             "bindings": safe_bindings(bindings),
         }
@@ -363,7 +448,12 @@ def confirm_live(wrangler: Wrangler, target: ShopTarget, version_id: str) -> Non
     )
     if diffs:
         raise Blocked(
-            f"LIVE version {version_id} does not bind shop {target.slug}'s own resources:\n"
+            f"LIVE version {version_id} does not bind shop {target.label()}'s own resources:\n"
             + explain(diffs, target.slug),
-            hint=f"roll back now: helm-guard rollback --shop {target.slug}",
+            hint=(
+                f"roll back now: helm-guard rollback --shop {target.slug}"
+                if target.stage is None
+                else f"roll back {target.worker} now (`wrangler rollback --name "
+                f"{target.worker}`): helm-guard rollback covers production targets only"
+            ),
         )

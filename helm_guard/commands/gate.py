@@ -128,10 +128,16 @@ def gate(fleet_path: str | None, *, base: str | None, head: str, allow: Sequence
     from helm_guard import plan as plans
     from helm_guard.commands.check import run_fleet_check
 
-    result = run_fleet_check(fleet_path, wrangler_schema)
+    result = run_fleet_check(fleet_path, wrangler_schema, parallel=True)
     ctx = result.context
     fleet = ctx.fleet
     repo = fleet.root
+    # the parallel check keeps no parsed files: entries again (cheap), files on demand
+    if ctx.files:
+        entries = [f.entry for f in ctx.files]
+    else:
+        entries = ch.entries_from_rels(fleet, ctx.covered) or fleet.config_entries()
+    view = ch.HeadView(fleet, entries, ctx.files)
     remote = remote or (fleet.data.get("state") or {}).get("remote") or "origin"
     reasons: list[tuple[str, str]] = []
     if result.findings:
@@ -145,13 +151,13 @@ def gate(fleet_path: str | None, *, base: str | None, head: str, allow: Sequence
     acks: dict[str, str] = {}
     try:
         head_sha, base_sha, source = _commits(repo, base, head, remote, environ)
-        dirty = gitio.dirty_paths(repo, ".") or _untracked_configs(repo, ctx.files, head_sha)
+        dirty = gitio.dirty_paths(repo, ".") or _untracked_configs(repo, view, head_sha)
         if dirty:
             more = f" (and {len(dirty) - 1} more)" if len(dirty) > 1 else ""
             reasons.append(("checkout", str(Blocked(
                 f"the work tree differs from the head commit: {dirty[0]}{more}",
                 hint="the gate checks the checkout, so it must be the clean commit"))))
-        changes = ch.compute(repo, fleet, ctx.files, base_sha, head_sha)
+        changes = ch.compute(repo, view, base_sha, head_sha)
         acks = _acknowledgements(repo, base_sha, head_sha, allow)
     except gitio.GitError as exc:
         reasons.append(("git", f"git failed, so the changes cannot be determined: {exc.detail}"))
@@ -175,10 +181,10 @@ def gate(fleet_path: str | None, *, base: str | None, head: str, allow: Sequence
     halts, halt_reasons = _halt_check(repo, remote, "state" in fleet.data, affected)
     reasons.extend(("halt", why) for why in halt_reasons)
 
-    entries = []
+    planned = []
     if not reasons and head_sha is not None:
-        entries = _plan_entries(ctx, affected)
-    plan = plans.make_plan(head_sha or _ZERO, entries)
+        planned = _plan_entries(view, affected)
+    plan = plans.make_plan(head_sha or _ZERO, planned)
     return Outcome(base_sha, source, head_sha, result.findings, affected,
                    changes.new_shops if changes else (), changes.removed_shops if changes else (),
                    changes.all_reason if changes else None, rebinds, halts, reasons, plan,
@@ -229,7 +235,7 @@ def _commits(repo: Path, base: str | None, head: str, remote: str,
     return head_sha, base_sha, source
 
 
-def _untracked_configs(repo: Path, files: Sequence[Any], head: str) -> list[str]:
+def _untracked_configs(repo: Path, view: Any, head: str) -> list[str]:
     """Checked config files that the head commit does not contain (untracked files)."""
     from helm_guard import gitio
 
@@ -237,7 +243,7 @@ def _untracked_configs(repo: Path, files: Sequence[Any], head: str) -> list[str]
     prefix = repo.resolve().relative_to(top).as_posix()
     prefix = "" if prefix == "." else prefix + "/"
     tracked = set(gitio.tree_paths(repo, head))
-    return [f.rel for f in files if prefix + f.rel not in tracked]
+    return [rel for rel in view.entries if prefix + rel not in tracked]
 
 
 def _acknowledgements(repo: Path, base: str, head: str, allow: Sequence[str]) -> dict[str, str]:
@@ -277,18 +283,66 @@ def _halt_check(repo: Path, remote: str, must_exist: bool,
     return described, reasons
 
 
-def _plan_entries(ctx: Any, shops: Sequence[str]) -> list[dict[str, Any]]:
+PARALLEL_PLAN_FILES = 1500  # parse-and-digest in forked workers from this many files
+
+
+def _plan_entries(view: Any, shops: Sequence[str]) -> list[dict[str, Any]]:
+    """One plan entry (with its digest) per target of `shops`, from the files holding them.
+
+    Many files (a shared-code change: every shop) are parsed and digested in forked workers,
+    like the check's map phase; each worker returns only the small entries.
+    """
+    global _PLAN_STATE
+    wanted = frozenset(shops)
+    rels = [r for r, e in view.entries.items()
+            if e.layout == "env-per-shop" or e.slug in wanted]
+    workers = min(os.cpu_count() or 1, 8)
+    if len(rels) < PARALLEL_PLAN_FILES or workers < 2 or not _can_fork():
+        return _entries_of(view, rels, wanted)
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    chunks = [rels[i::workers] for i in range(workers)]
+    _PLAN_STATE = (view, chunks, wanted)
+    try:
+        ctx = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(workers - 1, mp_context=ctx) as pool:
+            futures = [pool.submit(_plan_chunk, i) for i in range(1, workers)]
+            out = _plan_chunk(0)
+            for f in futures:
+                out.extend(f.result())
+    finally:
+        _PLAN_STATE = None
+    return out
+
+
+_PLAN_STATE: tuple[Any, list[list[str]], frozenset[str]] | None = None
+
+
+def _plan_chunk(index: int) -> list[dict[str, Any]]:
+    assert _PLAN_STATE is not None
+    view, chunks, wanted = _PLAN_STATE
+    return _entries_of(view, chunks[index], wanted)
+
+
+def _can_fork() -> bool:
+    import multiprocessing
+
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+def _entries_of(view: Any, rels: Sequence[str], wanted: frozenset[str]) -> list[dict[str, Any]]:
     from helm_guard.digest import target_digest
     from helm_guard.plan import make_entry
 
-    wanted = set(shops)
-    fleet = ctx.fleet
+    fleet = view.fleet
     entries = []
-    for t in ctx.targets:
-        shop = t.shop
-        if shop in wanted:
-            digest = target_digest(t.target.as_dict(), fleet.shops.get(shop), fleet.naming)
-            entries.append(make_entry(shop, t.file.rel, t.target.env, digest))
+    for f in view.files(rels):
+        for t in f.targets:
+            shop = t.shop
+            if shop in wanted:
+                digest = target_digest(t.target.as_dict(), fleet.shops.get(shop), fleet.naming)
+                entries.append(make_entry(shop, t.file.rel, t.target.env, digest))
     return entries
 
 

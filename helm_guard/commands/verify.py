@@ -3,9 +3,24 @@
 Run in the deploy job on the checkout it is about to deploy. It recomputes the shop's deploy
 digest (`helm_guard.digest`) from that checkout and compares it with the digest the gate put
 in the plan, re-runs the whole-fleet check and refuses on any finding that touches the shop,
-and re-reads the halt state from the remote (failing closed when it cannot be read). Any
-difference exits 1 and says what changed: this closes the gap between "what was checked" and
-"what is deployed" (a moved ref, a re-run of an old job, an edit between jobs).
+re-reads the halt state from the remote (failing closed when it cannot be read), and checks the
+deploy order against the shop's ledger. Any difference exits 1 and says what changed: this
+closes the gap between "what was checked" and "what is deployed" (a moved ref, a re-run of an
+old job, an edit between jobs).
+
+Deploy order: GitHub's `concurrency` groups serialise a shop's deploy jobs but are not FIFO,
+so an older queued job may start after a newer one and would put the older commit live. The
+ledger is read from the same remote state commit as the halt (fail closed: unreadable or
+malformed blocks); its last `deploy` record for this shop *and stage* (records without a
+`stage` are production) gives the commit deployed last, R. The checkout's commit H (HEAD,
+which `--commit` pins) is refused when R is a strict descendant of H ("a newer commit R was
+already deployed ...; this job is older"). H equal to R is allowed (a re-run of the same
+commit, e.g. to record a deploy whose ledger write failed), and so is H descending from R (the
+normal case). When neither contains the other (history rewritten, or a deploy from another
+branch) a full clone allows it, since it is not an ordering question; a shallow clone cannot
+tell unrelated from cut off and blocks. R unknown to this clone (a shallow checkout, or a
+commit not fetched) blocks too: check out with `fetch-depth: 0`. Rollbacks are not deploys and
+do not take part.
 
 `--env` selects the target (the wrangler env, as in the plan entry); without it, the shop's
 production target. `--commit` (the plan's commit) also requires the checkout to be at it.
@@ -15,12 +30,19 @@ The deploy command calls `verify_shop` directly.
 from __future__ import annotations
 
 import argparse
-from typing import Any, NamedTuple
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from helm_guard.commands._common import add_fleet_option
 from helm_guard.errors import EXIT_OK, Blocked, UsageError
 from helm_guard.finding import Finding
-from helm_guard.fleet import SLUG_RE
+from helm_guard.fleet import SLUG_RE, Tenant
+
+if TYPE_CHECKING:
+    from helm_guard.state import HaltState
+
+_SHA_RE = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 
 
 class VerifiedShop(NamedTuple):
@@ -34,6 +56,8 @@ class VerifiedShop(NamedTuple):
     digest: str
     target: dict[str, Any]  # `inspect`'s view of the target
     state_commit: str | None  # the halt-state commit that allowed it (None: no state yet)
+    stage: str | None = None  # the target's stage (None: production)
+    last_commit: str | None = None  # the commit deployed last to this shop and stage, if any
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -52,10 +76,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     v = verify_shop(args.fleet, args.shop, args.digest, args.remote, env=args.env,
                     commit=args.commit)
-    which = "production" if v.env is None or v.env == v.shop else f"env {v.env}"
+    which = "production" if v.stage is None else f"stage {v.stage}, env {v.env}"
+    order = (f"; not older than the last deploy ({v.last_commit[:12]})" if v.last_commit
+             else "")
     print(f"helm-guard verify: shop {v.shop} ({v.config}, {which}, Worker {v.worker}) matches "
           f"{v.digest}; no findings; no halt in force "
-          f"(state {v.state_commit[:12] if v.state_commit else 'not initialised'})")
+          f"(state {v.state_commit[:12] if v.state_commit else 'not initialised'}){order}")
     return EXIT_OK
 
 
@@ -69,7 +95,6 @@ def verify_shop(fleet_path: str | None, shop: str, digest: str, remote: str | No
     from helm_guard import state
     from helm_guard.commands.check import run_fleet_check
     from helm_guard.digest import target_digest, valid_digest
-    from helm_guard.fleet import Tenant
 
     if not SLUG_RE.match(shop):
         raise UsageError(f"--shop {shop!r} is not a shop slug")
@@ -119,8 +144,76 @@ def verify_shop(fleet_path: str | None, shop: str, digest: str, remote: str | No
     remote = remote or (fleet.data.get("state") or {}).get("remote") or "origin"
     st = state.read_state(fleet.root, remote, must_exist="state" in fleet.data)
     state.check_deploy_allowed(st, shop, "deploy").raise_if_blocked()
+    stage = t.tenant.stage if t.tenant is not None else None
+    last = check_deploy_order(fleet.root, st, shop, stage)
     return VerifiedShop(shop, t.target.env, t.file.rel, str(t.file.entry.path),
-                        t.target.worker, now, target, st.commit)
+                        t.target.worker, now, target, st.commit, stage, last)
+
+
+def check_deploy_order(repo: Path, st: HaltState, shop: str, stage: str | None) -> str | None:
+    """Refuse to deploy the checkout's commit when the ledger (at the state commit `st` was
+    read from) shows a newer commit already deployed to (`shop`, `stage`); see the module
+    docstring. Returns the commit deployed last (None: no deploy recorded)."""
+    from helm_guard import gitio, state
+
+    if st.commit is None:
+        return None
+    try:
+        raw = gitio.read_blob(repo, st.commit, state.ledger_path(shop))
+    except gitio.GitError as exc:
+        raise Blocked(f"cannot read shop {shop}'s ledger at state {st.commit[:12]}: "
+                      f"{exc.detail}", hint="run `git fsck` here, or retry from a fresh clone"
+                      ) from None
+    entries = state.parse_ledger(raw, shop, remote=st.remote) if raw else []
+    last = None
+    for e in entries:
+        if e.record.get("action") == "deploy" and e.record.get("stage") == stage:
+            last = e
+    if last is None:
+        return None
+    who = Tenant(shop, stage).label()
+    when = state.format_time(last.at)
+    where = f"ledger/{shop} #{last.seq}"
+    recorded = last.record.get("commit")
+    if not isinstance(recorded, str) or not _SHA_RE.match(recorded):
+        raise Blocked(f"the last deploy of shop {who} ({when}, {where}) records no commit id "
+                      f"({recorded!r}): cannot tell whether this job is older",
+                      hint="look at the ledger (`helm-guard status`) and fix the record")
+    here = gitio.rev_parse(repo, "HEAD")
+    if here is None:
+        raise Blocked("the checkout has no HEAD commit", hint="check out the commit to deploy")
+    if recorded == here:
+        return recorded
+    shallow = gitio.is_shallow(repo)
+    if not gitio.has_commit(repo, recorded):
+        raise Blocked(
+            f"the last deploy of shop {who} ({when}, {where}) was commit {recorded[:12]}, which "
+            f"this {'shallow ' if shallow else ''}clone does not have: cannot tell whether "
+            f"this job's commit {here[:12]} is older",
+            hint="check out with full history (actions/checkout `fetch-depth: 0`), or "
+            f"`git fetch` the branch that has {recorded[:12]}")
+    try:
+        newer = gitio.is_ancestor(repo, here, recorded)
+        older = gitio.is_ancestor(repo, recorded, here)
+    except gitio.GitError as exc:
+        raise Blocked(f"cannot compare this job's commit {here[:12]} with the last deployed "
+                      f"{recorded[:12]}: {exc.detail}",
+                      hint="run `git fsck` here, or retry from a fresh full clone") from None
+    if newer and not older:
+        raise Blocked(
+            f"a newer commit {recorded[:12]} was already deployed for shop {who} at {when} "
+            f"({where}); this job (commit {here[:12]}) is older: re-run the latest pipeline "
+            "instead",
+            hint="GitHub's concurrency groups are not FIFO, so an older queued deploy job can "
+            "start after a newer one; deploying it would put older code live. To go back on "
+            "purpose, revert on the branch (a new commit) or use `helm-guard rollback`")
+    if not newer and not older and shallow:
+        raise Blocked(
+            f"the last deploy of shop {who} ({when}, {where}) was commit {recorded[:12]}, and "
+            f"this shallow clone shows no ancestry between it and this job's commit "
+            f"{here[:12]}: cannot tell whether this job is older",
+            hint="check out with full history (actions/checkout `fetch-depth: 0`)")
+    return recorded
 
 
 def _touching(findings: list[Finding], shop: str, files: set[str], fleet_rel: str) -> list[Finding]:

@@ -8,7 +8,8 @@ hide a swapped one further down, and a second `env.acme` block replaces the firs
 
 ## Example
 ```jsonc
-"d1_databases": [{"binding": "DB", "database_id": "<acme's id>", "database_id": "<other shop's id>"}]
+"d1_databases": [{"binding": "DB", "database_id": "<acme's id>",
+                  "database_id": "<other shop's id>"}]
 ```
 
 Use instead:

@@ -41,7 +41,8 @@ _NON_INHERITABLE = frozenset(NON_INHERITABLE)
 _SKIP = {("d1_databases", "database_name"), ("d1_databases", "database_id"),
          ("d1_databases", "preview_database_id"), ("r2_buckets", "bucket_name"),
          ("r2_buckets", "preview_bucket_name")}
-_IDS = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9a-fA-F]{32}"
+_IDS = (r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+        r"|[0-9a-fA-F]{32}")
 _HOST = r"[A-Za-z0-9-]++(?:\.[A-Za-z0-9-]++)+"
 
 
@@ -133,6 +134,7 @@ def check(t: TargetInfo, ctx: Context) -> Iterator[Problem]:
                 continue
             for m in pattern.finditer(text):
                 if m.group() in foreign:
+                    owner = _owner_of_candidate(ctx, m.group())
                     yield ctx.problem(t, parts, f'"{key}" names another shop\'s resource '
-                                      f"{m.group()!r}{belongs(_owner_of_candidate(ctx, m.group()))}")
+                                      f"{m.group()!r}{belongs(owner)}")
                     break

@@ -66,7 +66,8 @@ def classify(name: str, value: str) -> str | None:
                 return kind
     if name.upper().endswith(_SECRET_SUFFIXES) and not _PLACEHOLDER.match(value.strip()):
         return "a value of a secret-named var"
-    if (len(value) >= 32 and _TOKENISH.match(value) and not _HEX_OR_UUID.match(value) and _entropy(value) >= 4.3
+    if (len(value) >= 32 and _TOKENISH.match(value) and not _HEX_OR_UUID.match(value)
+            and _entropy(value) >= 4.3
             and any(c.isdigit() for c in value) and any(c.isupper() for c in value)
             and any(c.islower() for c in value)):
         return "a high-entropy token"
@@ -79,8 +80,11 @@ def check(t: TargetInfo, ctx: Context) -> Iterator[Problem]:
     vars_ = t.target.get("vars")
     if not isinstance(vars_, Mapping):
         return
-    for name, value in vars_.items():
-        if not isinstance(value, str):
+    strings = [(name, value) for name, value in vars_.items() if isinstance(value, str)]
+    # one scan for the known token formats over all values; per-var work only where needed
+    suspicious = _ANY.search("\n".join(value for _, value in strings)) is not None
+    for name, value in strings:
+        if not suspicious and len(value) < 32 and not name.upper().endswith(_SECRET_SUFFIXES):
             continue
         kind = classify(name, value)
         if kind is not None:
