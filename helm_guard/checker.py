@@ -8,6 +8,7 @@ positional parse; most files of a clean fleet never need one).
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
@@ -185,6 +186,19 @@ def run_check(
     per CPU); `CheckResult.context` then holds no files or targets, so callers that need them
     (gate, deploy) use the default serial run.
     """
+    # The run allocates many small, acyclic objects: the cyclic GC would only rescan them
+    # (about 10 % of a 10,000-file run). Paused for the run, restored afterwards.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _run_check(fleet, fleet_doc, wrangler_schema, rules, parallel)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _run_check(fleet: Fleet, fleet_doc: Document, wrangler_schema: Path | None,
+               rules: Sequence[ModuleType] | None, parallel: bool) -> CheckResult:
     from helm_guard import rules as registry
     from helm_guard import schemas
 
@@ -200,6 +214,9 @@ def run_check(
         ctx.covered = frozenset(e.rel for e in entries)
         _ = ctx.owners  # built once, inherited by the workers
         schemas.validate("helm-shop-config", {})  # compile once before forking
+        for module in active:
+            if hasattr(module, "prepare"):
+                module.prepare(ctx)
         chunks = [entries[i::workers] for i in range(workers)]
         parts = _map_parallel(ctx, chunks, active)
     else:
@@ -254,6 +271,7 @@ def _map_chunk(index: int) -> _MapResult:
     ctx.wrangler_validator = template.wrangler_validator
     ctx._owners = template._owners
     ctx.covered = template.covered
+    ctx.cache = template.cache
     return _map(ctx, active)
 
 

@@ -81,6 +81,11 @@ def check(t: TargetInfo, ctx: Context) -> Iterator[Problem]:
                               "a registered resource name")
 
 
+def prepare(ctx: Context) -> None:
+    """Build the skeleton index once (before the map phase forks its workers)."""
+    _skeletons(ctx)
+
+
 def _skeletons(ctx: Context) -> dict[str, str]:
     if ID not in ctx.cache:
         ctx.cache[ID] = {skeleton(name): name for name in ctx.owners}

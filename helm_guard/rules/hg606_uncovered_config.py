@@ -20,9 +20,11 @@ Delete the stray file, or add a pattern for it to `configs`.
 from __future__ import annotations
 
 import os
+import posixpath
 from collections.abc import Iterator
+from pathlib import Path
 
-from helm_guard.checker import Context, Problem
+from helm_guard.checker import ConfigFile, Context, Problem
 
 ID = "HG606"
 NAME = "uncovered-config"
@@ -34,17 +36,48 @@ _NAMES = frozenset({"wrangler.json", "wrangler.jsonc", "wrangler.toml"})
 _SKIP_DIRS = frozenset({"node_modules", ".git", ".wrangler"})
 
 
-def check(ctx: Context, collected: list[object]) -> Iterator[Problem]:
-    root = ctx.fleet.root
-    covered = ctx.covered
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS)
+def _leaf_dirs(ctx: Context) -> frozenset[str]:
+    """Config directories with no other config directory below them: `collect` walks each of
+    these (in the parallel map phase), so the fleet-wide walk can skip them."""
+    if ID not in ctx.cache:
+        dirs = {posixpath.dirname(rel) for rel in ctx.covered}
+        ancestors = set()
+        for d in dirs:
+            while d:
+                d = posixpath.dirname(d)
+                ancestors.add(d)
+        ctx.cache[ID] = frozenset(d for d in dirs if d and d not in ancestors)
+    leaves: frozenset[str] = ctx.cache[ID]
+    return leaves
+
+
+def _walk(root: Path, top: str, prune: frozenset[str]) -> Iterator[str]:
+    """Relative paths of every wrangler config below `root/top`, skipping `prune` dirs."""
+    for dirpath, dirnames, filenames in os.walk(root / top if top else root):
+        rel_dir = os.path.relpath(dirpath, root).replace(os.sep, "/")
+        rel_dir = "" if rel_dir == "." else rel_dir
+        dirnames[:] = sorted(
+            d for d in dirnames
+            if d not in _SKIP_DIRS and (f"{rel_dir}/{d}" if rel_dir else d) not in prune)
         for name in filenames:
-            if name not in _NAMES:
-                continue
-            rel = os.path.relpath(os.path.join(dirpath, name), root).replace(os.sep, "/")
-            if rel not in covered:
-                yield Problem(None, rel, (),
-                              f"{rel} is a wrangler config that the fleet file's \"configs\" do "
-                              "not cover: nothing checks what it would deploy; delete it or add "
-                              "a pattern for it")
+            if name in _NAMES:
+                yield f"{rel_dir}/{name}" if rel_dir else name
+
+
+def collect(f: ConfigFile, ctx: Context) -> Iterator[str]:
+    """Wrangler configs inside this config's own directory tree (when it is a leaf)."""
+    d = posixpath.dirname(f.rel)
+    if d in _leaf_dirs(ctx):  # (two configs in one leaf dir walk it twice: found is a set)
+        yield from _walk(ctx.fleet.root, d, frozenset())
+
+
+def check(ctx: Context, collected: list[str]) -> Iterator[Problem]:
+    covered = ctx.covered
+    found = set(collected)
+    found.update(_walk(ctx.fleet.root, "", _leaf_dirs(ctx)))
+    for rel in sorted(found):
+        if rel not in covered:
+            yield Problem(None, rel, (),
+                          f"{rel} is a wrangler config that the fleet file's \"configs\" do "
+                          "not cover: nothing checks what it would deploy; delete it or add "
+                          "a pattern for it")

@@ -73,6 +73,10 @@ def _strings(value: Any, parts: JsonPath) -> Iterator[tuple[JsonPath, str]]:
             stack.extend((x, p + (i,)) for i, x in enumerate(v))
 
 
+def prepare(ctx: Context) -> None:
+    _candidate_re(ctx)
+
+
 def _texts(value: Any, out: list[str]) -> None:
     """Every string inside `value` (no paths: the fast pre-scan)."""
     if isinstance(value, str):

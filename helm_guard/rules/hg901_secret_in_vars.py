@@ -45,6 +45,10 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("a private key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
     ("a JSON Web Token", re.compile(r"\beyJ[0-9A-Za-z_-]{10,}\.eyJ[0-9A-Za-z_-]{10,}\.")),
 )
+# A literal every pattern above contains: a plain substring test rules out most values before
+# any regex runs.
+_LITERALS = ("k_live_", "k_test_", "whsec_", "AKIA", "ASIA", "gho_", "ghp_", "ghu_", "ghs_",
+             "ghr_", "github_pat_", "xox", "PRIVATE KEY", "eyJ")
 _ANY = re.compile("|".join(f"(?:{p.pattern})" for _, p in _PATTERNS))
 _SECRET_SUFFIXES = ("SECRET", "TOKEN", "PASSWORD", "PASSWD", "PRIVATE_KEY", "API_KEY")
 _PLACEHOLDER = re.compile(r"^(|x+|\*+|changeme|todo|placeholder|<[^>]*>|\$\{[^}]*\})$", re.I)
@@ -60,7 +64,7 @@ def _entropy(s: str) -> float:
 
 def classify(name: str, value: str) -> str | None:
     """The kind of secret `value` looks like, or None. Never returns the value itself."""
-    if len(value) >= 15 and _ANY.search(value):
+    if len(value) >= 15 and any(lit in value for lit in _LITERALS) and _ANY.search(value):
         for kind, pattern in _PATTERNS:
             if pattern.search(value):
                 return kind
@@ -82,7 +86,8 @@ def check(t: TargetInfo, ctx: Context) -> Iterator[Problem]:
         return
     strings = [(name, value) for name, value in vars_.items() if isinstance(value, str)]
     # one scan for the known token formats over all values; per-var work only where needed
-    suspicious = _ANY.search("\n".join(value for _, value in strings)) is not None
+    blob = "\n".join(value for _, value in strings)
+    suspicious = any(lit in blob for lit in _LITERALS) and _ANY.search(blob) is not None
     for name, value in strings:
         if not suspicious and len(value) < 32 and not name.upper().endswith(_SECRET_SUFFIXES):
             continue
