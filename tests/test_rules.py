@@ -135,3 +135,10 @@ def test_every_rule_has_a_case_and_documentation() -> None:
         assert re.fullmatch(r"[a-z0-9-]+", m.name)
         for heading in ("## What it does", "## Why is this bad?", "## Example", "Use instead:"):
             assert heading in m.doc, f"{m.id} doc lacks {heading!r}"
+
+
+def test_readme_rules_table_matches_the_registry() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| (HG\d{3}) \| `([a-z0-9-]+)` \| (.+) \|$", readme, re.M)
+    assert [(r[0], r[1], r[2]) for r in rows] == [(m.id, m.name, m.summary)
+                                                  for m in rules.rule_meta()]
