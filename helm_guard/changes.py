@@ -256,7 +256,7 @@ def entries_from_rels(fleet: Fleet, rels: Iterable[str]) -> list[ConfigEntry] | 
     """The config entries of files the check already found (`Context.covered`), without
     globbing the fleet again (~0.2 s at 10,000 shops): each rel gets the layout of the first
     `configs` pattern matching it, as `Fleet.config_entries` does. None when a rel matches no
-    pattern (then glob again). `inside` is settled by `HeadView` for the files it parses."""
+    pattern (then glob again). `load_files` checks that each file it parses stays inside the repository."""
     specs = []
     for spec in fleet.data.get("configs", ()):
         spec = {"glob": spec} if isinstance(spec, str) else spec
@@ -287,9 +287,7 @@ class HeadView:
 
     def files(self, rels: Iterable[str]) -> list[ConfigFile]:
         wanted = [r for r in dict.fromkeys(rels) if r in self.entries]
-        root = self.fleet.root.resolve()
-        missing = [e._replace(inside=e.path.resolve().is_relative_to(root))
-                   for e in (self.entries[r] for r in wanted if r not in self._files)]
+        missing = [self.entries[r] for r in wanted if r not in self._files]
         for f in load_files(self.fleet, missing) if missing else ():
             self._files[f.rel] = f
         return [self._files[r] for r in wanted]

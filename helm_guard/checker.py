@@ -124,7 +124,7 @@ def load_files(fleet: Fleet, entries: Sequence[ConfigEntry] | None = None) -> li
     files = []
     for entry in fleet.config_entries() if entries is None else entries:
         cf = ConfigFile(entry)
-        if not entry.inside:
+        if not entry.inside(fleet.root):
             cf.read_error = ("the path leads outside the fleet repository (a symlink?): "
                              "configs must live in the repository")
         else:

@@ -64,14 +64,20 @@ class ConfigEntry(NamedTuple):
     rel: str  # relative to the fleet root, POSIX
     layout: str  # "shop-per-file" | "env-per-shop"
     slug: str | None  # shop-per-file: the folder name
-    inside: bool = True  # False when a symlink leads outside the fleet root
+
+    def inside(self, root: Path) -> bool:
+        """False when a symlink leads outside the fleet root (checked where the file is read,
+        so in the parallel map phase)."""
+        return _inside(root, self.rel)
 
 
 class Fleet:
     """The parsed fleet file plus the list of config files it names."""
 
-    def __init__(self, path: Path, data: Mapping[str, Any]) -> None:
+    def __init__(self, path: Path, data: Mapping[str, Any],
+                 doc: jsonc.Document | None = None) -> None:
         self.path = path
+        self.doc = doc  # the parsed fleet file (positions for registry findings)
         self.root = path.parent
         self.data = data
         self.naming = {**DEFAULT_NAMING, **data.get("naming", {})}
@@ -123,7 +129,6 @@ class Fleet:
         """Every config file named by `configs`, sorted, each once. A pattern that matches
         nothing or a path outside the fleet root is a configuration error."""
         out: dict[str, ConfigEntry] = {}
-        root = self.root.resolve()
         for spec in self.data.get("configs", ()):
             if isinstance(spec, str):
                 spec = {"glob": spec}
@@ -139,12 +144,11 @@ class Fleet:
                 rel_posix = rel.replace(os.sep, "/")
                 full = self.root / rel
                 slug = Path(rel_posix).parent.name if layout == "shop-per-file" else None
-                inside = _inside(self.root, rel_posix, root)
-                out.setdefault(rel_posix, ConfigEntry(full, rel_posix, layout, slug, inside))
+                out.setdefault(rel_posix, ConfigEntry(full, rel_posix, layout, slug))
         return [out[k] for k in sorted(out)]
 
 
-def _inside(base: Path, rel: str, real_root: Path) -> bool:
+def _inside(base: Path, rel: str) -> bool:
     """Whether `base/rel` stays inside the fleet root: only symlinked components can lead
     out, so resolve only when one of them is a link (a realpath per file is costly)."""
     parts = rel.split("/")
@@ -152,6 +156,7 @@ def _inside(base: Path, rel: str, real_root: Path) -> bool:
     for part in parts:
         here = os.path.join(here, part)
         if part == ".." or os.path.islink(here):
+            real_root = base.resolve()
             return Path(os.path.join(str(base), *parts)).resolve().is_relative_to(real_root)
     return True
 
@@ -213,7 +218,7 @@ def load_fleet(path: Path) -> Fleet:
                 "(lowercase ASCII letters, digits and inner dashes, at most 51 characters)",
                 hint="rename the shop in the registry",
             )
-    return Fleet(path, data)
+    return Fleet(path, data, doc)
 
 
 def classify_env(fleet: Fleet, entry: ConfigEntry, env: str | None) -> Tenant | str:

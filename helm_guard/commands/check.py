@@ -54,7 +54,8 @@ def run_fleet_check(fleet_path: str | None, wrangler_schema: str | None = None, 
     else:
         found = fleet.root / "node_modules" / "wrangler" / "config-schema.json"
         schema = found if found.is_file() else None
-    return run_check(fleet, jsonc.parse_file(path), wrangler_schema=schema, parallel=parallel)
+    fleet_doc = fleet.doc if fleet.doc is not None else jsonc.parse_file(path)
+    return run_check(fleet, fleet_doc, wrangler_schema=schema, parallel=parallel)
 
 
 def check(*, paths: list[str], fleet_path: str | None, fmt: str | None, output: str | None,

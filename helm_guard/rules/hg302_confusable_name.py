@@ -74,20 +74,20 @@ def check(t: TargetInfo, ctx: Context) -> Iterator[Problem]:
             continue
         if ctx.owner_of(name) is not None:
             continue  # an exact, known name: ownership rules judge it
-        key = skeleton(re.sub(r"^https?://", "", name))
-        skeletons = _skeletons(ctx)
+        bare = re.sub(r"^https?://", "", name)
+        key = skeleton(bare)
+        skeletons = _skeletons(ctx, "." in bare)
         if key in skeletons and skeletons[key] != name.lower():
             yield ctx.problem(t, parts, f"name {name!r} is confusable with {skeletons[key]!r}, "
                               "a registered resource name")
 
 
-def prepare(ctx: Context) -> None:
-    """Build the skeleton index once (before the map phase forks its workers)."""
-    _skeletons(ctx)
-
-
-def _skeletons(ctx: Context) -> dict[str, str]:
-    if ID not in ctx.cache:
-        ctx.cache[ID] = {skeleton(name): name for name in ctx.owners}
-    skeletons: dict[str, str] = ctx.cache[ID]
+def _skeletons(ctx: Context, hostnames: bool) -> dict[str, str]:
+    """Skeleton -> registered name, for host names (routes) or for the other names; each index
+    is built the first time a name of its kind is not an exact registered name."""
+    key = f"{ID}:{'hosts' if hostnames else 'names'}"
+    if key not in ctx.cache:
+        ctx.cache[key] = {skeleton(name): name for name in ctx.owners
+                          if ("." in name) == hostnames}
+    skeletons: dict[str, str] = ctx.cache[key]
     return skeletons

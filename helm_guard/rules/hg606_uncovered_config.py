@@ -52,16 +52,22 @@ def _leaf_dirs(ctx: Context) -> frozenset[str]:
 
 
 def _walk(root: Path, top: str, prune: frozenset[str]) -> Iterator[str]:
-    """Relative paths of every wrangler config below `root/top`, skipping `prune` dirs."""
-    for dirpath, dirnames, filenames in os.walk(root / top if top else root):
-        rel_dir = os.path.relpath(dirpath, root).replace(os.sep, "/")
-        rel_dir = "" if rel_dir == "." else rel_dir
-        dirnames[:] = sorted(
-            d for d in dirnames
-            if d not in _SKIP_DIRS and (f"{rel_dir}/{d}" if rel_dir else d) not in prune)
-        for name in filenames:
-            if name in _NAMES:
-                yield f"{rel_dir}/{name}" if rel_dir else name
+    """Relative paths of every wrangler config below `root/top`, skipping `prune` dirs and
+    symlinked directories (one `scandir` per directory; most shop folders have no subfolder)."""
+    stack = [top]
+    while stack:
+        rel_dir = stack.pop()
+        try:
+            entries = list(os.scandir(root / rel_dir if rel_dir else root))
+        except OSError:
+            continue
+        for entry in entries:
+            rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+            if entry.name in _NAMES:
+                yield rel
+            elif (entry.name not in _SKIP_DIRS and rel not in prune
+                  and entry.is_dir(follow_symlinks=False)):
+                stack.append(rel)
 
 
 def collect(f: ConfigFile, ctx: Context) -> Iterator[str]:
