@@ -256,7 +256,8 @@ def entries_from_rels(fleet: Fleet, rels: Iterable[str]) -> list[ConfigEntry] | 
     """The config entries of files the check already found (`Context.covered`), without
     globbing the fleet again (~0.2 s at 10,000 shops): each rel gets the layout of the first
     `configs` pattern matching it, as `Fleet.config_entries` does. None when a rel matches no
-    pattern (then glob again). `load_files` checks that each file it parses stays inside the repository."""
+    pattern (then glob again). `load_files` checks that each file it parses stays inside the
+    repository."""
     specs = []
     for spec in fleet.data.get("configs", ()):
         spec = {"glob": spec} if isinstance(spec, str) else spec
