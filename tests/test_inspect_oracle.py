@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from helm_guard.commands.inspect import inspect_file
+from helm_guard.commands.inspect import inspect_file, redact_vars
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "real-world"
 ORACLES = sorted((CORPUS / "oracle").glob("*.json"))
@@ -27,6 +27,8 @@ def _comparable(entry: dict) -> dict:
         t.pop("logs", None)
         t.pop("assumed_files", None)
         t["error"] = t["error"] is not None
+        if t.get("vars"):
+            t["vars"] = redact_vars(t["vars"])  # inspect never prints secret values
         out["targets"].append(t)
     return out
 
@@ -38,6 +40,18 @@ def test_inspect_matches_wrangler(oracle: Path, monkeypatch: pytest.MonkeyPatch)
     got = inspect_file(expected["file"])
     assert got["file"] == expected["file"]
     assert _comparable(got) == _comparable(expected)
+
+
+def test_secret_values_are_redacted(monkeypatch: pytest.MonkeyPatch) -> None:
+    oracle = json.loads((CORPUS / "oracle" / "201.json").read_text(encoding="utf-8"))
+    monkeypatch.chdir(CORPUS)
+    got = inspect_file(oracle["file"])
+    secrets = [v for t in oracle["targets"] for k, v in (t["vars"] or {}).items()
+               if k.endswith("SECRET") and v]
+    assert secrets
+    text = json.dumps(got)
+    assert all(s not in text for s in secrets)
+    assert "<redacted: a value of a secret-named var" in text
 
 
 def test_target_errors_name_the_field() -> None:

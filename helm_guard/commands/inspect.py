@@ -1,7 +1,9 @@
 """`helm-guard inspect`: what wrangler will deploy from each file, target by target.
 
 The JSON shape is the wrangler oracle's (see README): one entry per file, one per target with
-inheritance applied; absent binding lists are `[]`, absent `vars` is `{}`.
+inheritance applied; absent binding lists are `[]`, absent `vars` is `{}`. A var whose value
+looks like a secret (rule HG901) is shown as `<redacted: KIND, N characters>`: helm-guard never
+prints secret values.
 """
 
 from __future__ import annotations
@@ -60,9 +62,22 @@ def inspect_file(path: str, env: str | None = None) -> dict[str, Any]:
             entry["error"] = f'no environment named "{env}" in {path}'
     for t in targets:
         d = t.as_dict()
+        if d["vars"]:
+            d["vars"] = redact_vars(d["vars"])
         d["warnings"] = dup_warnings + d["warnings"]
         entry["targets"].append(d)
     return entry
+
+
+def redact_vars(vars_: dict[str, Any]) -> dict[str, Any]:
+    """`vars` with every secret-looking string value replaced by a description of it."""
+    from helm_guard.rules.hg901_secret_in_vars import classify
+
+    out: dict[str, Any] = {}
+    for name, value in vars_.items():
+        kind = classify(name, value) if isinstance(value, str) else None
+        out[name] = value if kind is None else f"<redacted: {kind}, {len(value)} characters>"
+    return out
 
 
 def render_text(entry: dict[str, Any]) -> str:
