@@ -142,3 +142,27 @@ def test_check_does_not_import_git_or_wrangler_modules() -> None:
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                           text=True, check=False)
     assert proc.stdout.strip().splitlines()[-1] == "[]", proc.stdout
+
+
+def test_output_to_a_device_writes_in_place_and_never_replaces_it(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    import threading
+
+    got: list[str] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_text()))
+    reader.start()
+    proc = run("check", "--fleet", "examples/fleet/helm-fleet.jsonc", "--output", str(fifo))
+    reader.join(timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    assert "no findings" in got[0]
+    assert fifo.is_fifo()  # not replaced by a regular file
+
+
+def test_output_file_is_written(tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    proc = run("check", "--fleet", "examples/fleet/helm-fleet.jsonc", "--format", "json",
+               "--output", str(out))
+    assert proc.returncode == 0
+    assert json.loads(out.read_text())["findings"] == []
+    assert [p.name for p in tmp_path.iterdir()] == ["report.json"]  # no temp file left

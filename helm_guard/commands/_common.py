@@ -16,12 +16,21 @@ def add_fleet_option(p: argparse.ArgumentParser) -> None:
 
 
 def write_output(text: str, output: str | None) -> None:
-    """Print `text`, or write it to `output` atomically (write a temp file, then rename)."""
+    """Print `text`, or write it to `output`: a regular file atomically (temp file, then
+    rename); anything else that exists (`/dev/null`, a pipe, a terminal) in place, never
+    replaced."""
     if output is None or output == "-":
         sys.stdout.write(text)
         sys.stdout.flush()
         return
     path = Path(output)
+    if path.exists() and not path.is_file():
+        try:
+            with path.open("w", encoding="utf-8") as fh:
+                fh.write(text)
+        except OSError as exc:
+            raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from exc
+        return
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         tmp.write_text(text, encoding="utf-8")
