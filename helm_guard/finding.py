@@ -29,3 +29,10 @@ class Finding(NamedTuple):
 
     def sort_key(self) -> tuple[str, int, int, str, str]:
         return (self.path, self.line, self.col, self.rule, self.message)
+
+
+def with_prefix(findings: list[Finding], prefix: str) -> list[Finding]:
+    """Findings with `prefix` before each path (fleet-relative -> repository-relative)."""
+    if not prefix:
+        return findings
+    return [f._replace(path=prefix + f.path) for f in findings]

@@ -90,6 +90,18 @@ class Fleet:
         self.shared_paths: tuple[str, ...] = tuple(data.get("shared_paths", ()))
         self._expected: dict[Tenant, Expected] = {}
 
+    @property
+    def display_prefix(self) -> str:
+        """The fleet root relative to its git work tree, with a trailing slash ("" when the
+        fleet is at the top or not in git). Reports prefix finding paths with it, because
+        GitHub annotations and SARIF want paths relative to the repository."""
+        here = self.root.resolve()
+        for d in (here, *here.parents):
+            if (d / ".git").exists():
+                rel = here.relative_to(d).as_posix()
+                return "" if rel == "." else rel + "/"
+        return ""
+
     def expected(self, tenant: Tenant) -> Expected:
         cached = self._expected.get(tenant)
         if cached is None:

@@ -166,3 +166,17 @@ def test_output_file_is_written(tmp_path: Path) -> None:
     assert proc.returncode == 0
     assert json.loads(out.read_text())["findings"] == []
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]  # no temp file left
+
+
+def test_paths_are_relative_to_the_repository(tmp_path: Path) -> None:
+    """A fleet in a subfolder of a git repository reports repository-relative paths (what
+    GitHub annotations, SARIF and pre-commit users expect)."""
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    fleet = copy_example(tmp_path / "ops" / "fleet")
+    edit(fleet / ACME, ACME_ID, BRAVO_ID)
+    proc = run("check", "--fleet", "ops/fleet/helm-fleet.jsonc", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert f"ops/fleet/{ACME}:17:22: HG403" in proc.stdout
+    narrowed = run("check", "--fleet", "ops/fleet/helm-fleet.jsonc", f"ops/fleet/{ACME}",
+                   cwd=tmp_path)
+    assert narrowed.stdout.splitlines()[0].startswith(f"ops/fleet/{ACME}:")

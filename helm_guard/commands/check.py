@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from helm_guard import __version__
 from helm_guard.commands._common import add_fleet_option, write_output
 from helm_guard.errors import EXIT_BLOCKED, EXIT_OK, UsageError
-from helm_guard.finding import ERROR, Finding
+from helm_guard.finding import ERROR, Finding, with_prefix
 
 if TYPE_CHECKING:
     from helm_guard.checker import CheckResult
@@ -64,8 +64,10 @@ def check(*, paths: list[str], fleet_path: str | None, fmt: str | None, output: 
 
     result = run_fleet_check(fleet_path, wrangler_schema, parallel=True)
     findings = result.findings
+    fleet = result.context.fleet
     if paths:
-        findings = _narrow(findings, paths, result.context.fleet.root)
+        findings = _narrow(findings, paths, fleet.root)
+    findings = with_prefix(findings, fleet.display_prefix)
     summary = report.CheckSummary(result.files, result.targets, result.shops, __version__,
                                   rules.rule_meta())
     write_output(report.render(fmt or report.default_format(os.environ), findings, summary),

@@ -37,7 +37,7 @@ from typing import Any, NamedTuple
 from helm_guard import __version__
 from helm_guard.commands._common import add_fleet_option, write_output
 from helm_guard.errors import EXIT_BLOCKED, EXIT_OK, Blocked, UsageError
-from helm_guard.finding import Finding
+from helm_guard.finding import Finding, with_prefix
 from helm_guard.fleet import SLUG_RE
 
 REBIND_TRAILER = "Helm-Rebind"
@@ -185,7 +185,8 @@ def gate(fleet_path: str | None, *, base: str | None, head: str, allow: Sequence
     if not reasons and head_sha is not None:
         planned = _plan_entries(view, affected)
     plan = plans.make_plan(head_sha or _ZERO, planned)
-    return Outcome(base_sha, source, head_sha, result.findings, affected,
+    findings = with_prefix(result.findings, fleet.display_prefix)
+    return Outcome(base_sha, source, head_sha, findings, affected,
                    changes.new_shops if changes else (), changes.removed_shops if changes else (),
                    changes.all_reason if changes else None, rebinds, halts, reasons, plan,
                    report_only, (result.files, result.targets, result.shops))
