@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 
 from helm_guard import jsonc, schemas
 from helm_guard.errors import UsageError
+from helm_guard.slugs import SLUG_RE
 
 FLEET_FILE = "helm-fleet.jsonc"
 DEFAULT_NAMING = {
@@ -36,7 +37,6 @@ DEFAULT_NAMING = {
     "stage_d1": "helm-{slug}-{stage}-db",
     "stage_r2": "helm-{slug}-{stage}-assets",
 }
-SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,49}[a-z0-9])?$")
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 

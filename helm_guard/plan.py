@@ -28,7 +28,7 @@ from typing import Any
 
 from helm_guard.digest import valid_digest
 from helm_guard.errors import UsageError
-from helm_guard.fleet import SLUG_RE
+from helm_guard.slugs import SLUG_RE
 
 PLAN_VERSION = 1
 MAX_BATCH = 256  # GitHub Actions: at most 256 jobs per matrix

@@ -21,8 +21,6 @@ from helm_guard.cfapi_emulator import (
 )
 from helm_guard.wrangler import Wrangler
 
-pytest_plugins = ["tests.wrangler_fixtures"]
-
 NAME = "helm-acme"
 D1 = {"type": "d1", "name": "DB", "id": "11111111-2222-4333-8444-555555555555"}
 R2 = {"type": "r2_bucket", "name": "ASSETS", "bucket_name": "helm-acme-assets"}

@@ -8,7 +8,6 @@ a real swap would slip through, and the check of the uploaded version must stop 
 
 from __future__ import annotations
 
-import argparse
 import io
 from pathlib import Path
 
@@ -27,10 +26,8 @@ from helm_guard.commands import deploy
 from helm_guard.errors import Blocked
 from helm_guard.fleet import load_fleet
 from helm_guard.wrangler import Wrangler
+from tests.deploy_helpers import parse
 from tests.fleets import ACME, ACME_ID, BRAVO_ID, EXAMPLE
-from tests.gitrepos import make_fleet
-
-pytest_plugins = ["tests.wrangler_fixtures"]
 
 WORKER = "helm-acme"
 
@@ -43,16 +40,8 @@ def deployment_posts(emulator: CloudflareEmulator) -> list[dict]:
     ]
 
 
-def parse(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser()
-    deploy.add_arguments(p)
-    return p.parse_args(argv)
 
 
-@pytest.fixture
-def fleet_repo(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    monkeypatch.delenv("GITHUB_ACTOR", raising=False)
-    return make_fleet(monkeypatch, tmp_path).a
 
 
 def test_two_phase_deploy_succeeds_and_is_recorded(

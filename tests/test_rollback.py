@@ -28,8 +28,6 @@ from tests.fleets import ACME_ID, BRAVO_ID
 from tests.gitrepos import make_fleet
 from tests.wrangler_fixtures import require_wrangler
 
-pytest_plugins = ["tests.wrangler_fixtures"]
-
 WORKER = "helm-acme"
 GOLDEN = Path(__file__).parent / "golden" / "incident"
 UPDATE = os.environ.get("HELM_GUARD_UPDATE_GOLDEN") == "1"

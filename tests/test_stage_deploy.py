@@ -5,7 +5,6 @@ resolution of `--env` in both config layouts (no wrangler needed).
 
 from __future__ import annotations
 
-import argparse
 import io
 from pathlib import Path
 
@@ -16,19 +15,13 @@ from helm_guard.cfapi_emulator import CloudflareEmulator
 from helm_guard.commands import deploy
 from helm_guard.errors import Blocked, UsageError
 from helm_guard.wrangler import Wrangler
+from tests.deploy_helpers import parse
 from tests.fleets import BRAVO, BRAVO_ID, REGIONAL, copy_example, edit
-from tests.gitrepos import make_fleet
-
-pytest_plugins = ["tests.wrangler_fixtures"]
 
 STAGING_ID = "2b0f7d2f-1e7b-4d44-8c9f-7c3a4a7a1b99"
 STAGE_WORKER = "helm-bravo-staging"
 
 
-def parse(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser()
-    deploy.add_arguments(p)
-    return p.parse_args(argv)
 
 
 def posts(emulator: CloudflareEmulator, worker: str, what: str) -> list[dict]:
@@ -43,10 +36,6 @@ def touched(emulator: CloudflareEmulator, worker: str) -> list[dict]:
     return [r for r in emulator.requests if f"/{worker}/" in r["path"] + "/"]
 
 
-@pytest.fixture
-def fleet_repo(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    monkeypatch.delenv("GITHUB_ACTOR", raising=False)
-    return make_fleet(monkeypatch, tmp_path).a
 
 
 def test_stage_deploy_binds_the_stage_database_and_is_ledgered_with_the_stage(

@@ -18,8 +18,6 @@ from helm_guard.cfapi_emulator import ROLLBACK_WINDOW_CODE, CloudflareEmulator
 from helm_guard.errors import Blocked
 from helm_guard.wrangler import Wrangler, WranglerError, bindings_of
 
-pytest_plugins = ["tests.wrangler_fixtures"]
-
 NAME = "helm-acme"
 D1_ID = "11111111-2222-4333-8444-555555555555"  # = tests.wrangler_fixtures.D1_ID
 D1 = {"type": "d1", "name": "DB", "id": D1_ID}

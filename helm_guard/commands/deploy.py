@@ -60,8 +60,9 @@ from helm_guard.bindings import (
 from helm_guard.commands._common import add_fleet_option
 from helm_guard.commands.verify import verify_shop
 from helm_guard.errors import EXIT_OK, Blocked, UsageError
-from helm_guard.fleet import SLUG_RE, Fleet, Tenant
+from helm_guard.fleet import Fleet, Tenant
 from helm_guard.incident import Steps
+from helm_guard.slugs import check_shop_slug
 from helm_guard.wrangler import DEFAULT_TIMEOUT, Wrangler, bindings_of, validate_message
 
 TOTAL = 6
@@ -111,16 +112,6 @@ def add_common_arguments(p: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help=f"give up on one wrangler call after this long (default: {DEFAULT_TIMEOUT:g})",
     )
-
-
-def check_shop_slug(slug: str) -> str:
-    """Validate `--shop` before it reaches anything else."""
-    if not isinstance(slug, str) or not SLUG_RE.match(slug):
-        raise UsageError(
-            f"--shop {slug!r} is not a shop slug",
-            hint="lowercase letters, digits and inner dashes, as in helm-fleet.jsonc",
-        )
-    return slug
 
 
 def remote_of(fleet: Fleet, explicit: str | None) -> str:

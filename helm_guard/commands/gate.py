@@ -38,7 +38,7 @@ from helm_guard import __version__
 from helm_guard.commands._common import add_fleet_option, write_output
 from helm_guard.errors import EXIT_BLOCKED, EXIT_OK, Blocked, UsageError
 from helm_guard.finding import Finding, with_prefix
-from helm_guard.fleet import SLUG_RE
+from helm_guard.slugs import SLUG_RE, check_shop_slug
 
 REBIND_TRAILER = "Helm-Rebind"
 FETCH_HINT = ("check out the full history: `fetch-depth: 0` on actions/checkout (a shallow "
@@ -104,8 +104,7 @@ class Outcome(NamedTuple):
 
 def run(args: argparse.Namespace) -> int:
     for slug in args.allow_rebind:
-        if not SLUG_RE.match(slug):
-            raise UsageError(f"--allow-rebind {slug!r} is not a shop slug")
+        check_shop_slug(slug, "--allow-rebind")
     for flag, ref in (("--base", args.base), ("--head", args.head)):
         from helm_guard import gitio
 

@@ -48,7 +48,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from helm_guard.commands.deploy import add_common_arguments, check_shop_slug
+from helm_guard.commands.deploy import add_common_arguments
 from helm_guard.errors import EXIT_BLOCKED, EXIT_OK, HelmGuardError, UsageError
 from helm_guard.incident import INCIDENT_DIR, same_kind
 from helm_guard.rollback.apply import roll_back, verify
@@ -58,6 +58,7 @@ from helm_guard.rollback.plan import confirm, show_plan
 from helm_guard.rollback.record import next_steps, record
 from helm_guard.rollback.session import Rollback
 from helm_guard.rollback.target import choose_target
+from helm_guard.slugs import check_shop_slug
 from helm_guard.wrangler import VERSION_ID_RE, Wrangler, validate_message
 
 

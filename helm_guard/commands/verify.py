@@ -37,7 +37,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from helm_guard.commands._common import add_fleet_option
 from helm_guard.errors import EXIT_OK, Blocked, UsageError
 from helm_guard.finding import Finding
-from helm_guard.fleet import SLUG_RE, Tenant
+from helm_guard.fleet import Tenant
+from helm_guard.slugs import check_shop_slug
 
 if TYPE_CHECKING:
     from helm_guard.state import HaltState
@@ -96,8 +97,7 @@ def verify_shop(fleet_path: str | None, shop: str, digest: str, remote: str | No
     from helm_guard.commands.check import run_fleet_check
     from helm_guard.digest import target_digest, valid_digest
 
-    if not SLUG_RE.match(shop):
-        raise UsageError(f"--shop {shop!r} is not a shop slug")
+    check_shop_slug(shop)
     if not valid_digest(digest):
         raise UsageError(f"--digest {digest!r} is not sha256: followed by 64 lowercase hex "
                          "digits", hint="pass the digest of the shop's entry in the gate's plan")

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from helm_guard.errors import UsageError
-
-# the fleet registry's slug rule (helm_guard.fleet.SLUG_RE), repeated so that halting never
-# depends on the fleet code importing cleanly
-SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,49}[a-z0-9])?$")
+from helm_guard.slugs import SLUG_RE
 
 
 def check_slug(slug: str) -> str:
