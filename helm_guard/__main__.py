@@ -1,5 +1,5 @@
 from __future__ import annotations
 
-from helm_guard.cli import main
+from helm_guard.cli import console_main
 
-raise SystemExit(main())
+console_main()

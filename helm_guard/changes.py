@@ -28,6 +28,7 @@ difference, an added or a removed target is a rebind.
 from __future__ import annotations
 
 import json
+import os
 import re
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
@@ -269,7 +270,7 @@ def entries_from_rels(fleet: Fleet, rels: Iterable[str]) -> list[ConfigEntry] | 
         if layout is None:
             return None
         slug = rel.rpartition("/")[0].rpartition("/")[2] if layout == "shop-per-file" else None
-        out.append(ConfigEntry(fleet.root / rel, rel, layout, slug))
+        out.append(ConfigEntry(os.path.join(fleet.root, rel), rel, layout, slug))
     return out
 
 

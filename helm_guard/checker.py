@@ -16,7 +16,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, NamedTuple
 
-from helm_guard import jsonc
+from helm_guard import clean_shape, jsonc
 from helm_guard.finding import Finding
 from helm_guard.fleet import ConfigEntry, Fleet, Tenant, classify_env
 from helm_guard.jsonc import Document, JsonPath, Span
@@ -79,6 +79,17 @@ class Context:
         self.cache: dict[str, Any] = {}  # per-run memo for rules (e.g. name skeletons)
         self.covered: frozenset[str] = frozenset(f.rel for f in files)  # every config's rel
         self._docs: dict[str, Document | None] = {f.rel: f.doc for f in files}
+        self._files: dict[str, ConfigFile] = {f.rel: f for f in files}
+        self.entries: dict[str, ConfigEntry] = {f.rel: f.entry for f in files}
+
+    def file_at(self, rel: str) -> ConfigFile | None:
+        """Config `rel`, parsed and resolved on demand when this process did not map it (the
+        fleet-wide phase of a parallel run); None when it is not a config of the fleet."""
+        found = self._files.get(rel)
+        if found is None and rel in self.entries:
+            found = self._files[rel] = load_files(self.fleet, [self.entries[rel]])[0]
+            self._docs[rel] = found.doc
+        return found
 
     def span_at(self, rel: str, parts: JsonPath) -> Span:
         """Position of `parts` in config `rel` (parsed on demand when this process did not
@@ -99,19 +110,7 @@ class Context:
         """Resource identity -> the tenant that owns it, from naming templates + registry
         (the truth), not from the configs."""
         if self._owners is None:
-            owners: dict[str, Tenant] = {}
-            for tenant in self.fleet.tenants():
-                exp = self.fleet.expected(tenant)
-                entry = self.fleet.shops.get(tenant.shop, {})
-                if tenant.stage is not None:
-                    entry = entry.get("stages", {}).get(tenant.stage, {})
-                values = [exp.worker, exp.database_name, exp.bucket_name,
-                          exp.database_id, exp.preview_database_id, exp.preview_bucket_name,
-                          *entry.get("kv_namespaces", ()), *entry.get("routes", ())]
-                for v in values:
-                    if v:
-                        owners.setdefault(v.lower(), tenant)
-            self._owners = owners
+            self._owners = self.fleet.owner_index()
         return self._owners
 
     def owner_of(self, value: object) -> Tenant | None:
@@ -178,6 +177,7 @@ def run_check(
     wrangler_schema: Path | None = None,
     rules: Sequence[ModuleType] | None = None,
     parallel: bool = False,
+    skip_clean: bool = True,
 ) -> CheckResult:
     """Check the whole fleet. Map: per config file (parse, resolve, file and target rules, and
     each fleet rule's `collect`). Reduce: each fleet rule's `check` over what was collected.
@@ -185,20 +185,27 @@ def run_check(
     With `parallel=True` and a large fleet the map phase runs in forked worker processes (one
     per CPU); `CheckResult.context` then holds no files or targets, so callers that need them
     (gate, deploy) use the default serial run.
+
+    `skip_clean=False` runs every target rule on every target, without the clean-shape
+    shortcut (`helm_guard.clean_shape`); the tests compare both.
     """
     # The run allocates many small, acyclic objects: the cyclic GC would only rescan them
-    # (about 10 % of a 10,000-file run). Paused for the run, restored afterwards.
+    # (about 10 % of a 10,000-file run). Paused for the run; afterwards the survivors are
+    # frozen (moved out of the GC's view) before it is restored, or its first full collection
+    # would rescan them all (about 0.15 s for 10,000 files).
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _run_check(fleet, fleet_doc, wrangler_schema, rules, parallel)
+        return _run_check(fleet, fleet_doc, wrangler_schema, rules, parallel, skip_clean)
     finally:
         if gc_was_enabled:
+            gc.freeze()
             gc.enable()
 
 
 def _run_check(fleet: Fleet, fleet_doc: Document, wrangler_schema: Path | None,
-               rules: Sequence[ModuleType] | None, parallel: bool) -> CheckResult:
+               rules: Sequence[ModuleType] | None, parallel: bool,
+               skip_clean: bool) -> CheckResult:
     from helm_guard import rules as registry
     from helm_guard import schemas
 
@@ -212,17 +219,18 @@ def _run_check(fleet: Fleet, fleet_doc: Document, wrangler_schema: Path | None,
         ctx = Context(fleet, [], fleet_doc)
         ctx.wrangler_validator = validator
         ctx.covered = frozenset(e.rel for e in entries)
+        ctx.entries = {e.rel: e for e in entries}
         _ = ctx.owners  # built once, inherited by the workers
         schemas.validate("helm-shop-config", {})  # compile once before forking
         for module in active:
             if hasattr(module, "prepare"):
                 module.prepare(ctx)
         chunks = [entries[i::workers] for i in range(workers)]
-        parts = _map_parallel(ctx, chunks, active)
+        parts = _map_parallel(ctx, chunks, active, skip_clean)
     else:
         ctx = Context(fleet, load_files(fleet, entries), fleet_doc)
         ctx.wrangler_validator = validator
-        parts = [_map(ctx, active)]
+        parts = [_map(ctx, active, skip_clean)]
     findings: list[Finding] = [f for part in parts for f in part.findings]
     for module in active:
         if module.SCOPE == "fleet":
@@ -241,21 +249,28 @@ class _MapResult(NamedTuple):
     shops: set[str]
 
 
-def _map(ctx: Context, active: Sequence[ModuleType]) -> _MapResult:
+def _map(ctx: Context, active: Sequence[ModuleType], skip_clean: bool) -> _MapResult:
     findings: list[Finding] = []
     collected: dict[str, list[Any]] = {}
+    # the targets the clean-shape rules must still see (all of them without the shortcut)
+    dirty = [t for t in ctx.targets if not clean_shape.is_clean(t, ctx)] if skip_clean \
+        else ctx.targets
     for module in active:
         if module.SCOPE == "file":
             findings.extend(_stamp(module, (p for f in ctx.files for p in module.check(f, ctx))))
         elif module.SCOPE == "target":
-            findings.extend(_stamp(module, (p for t in ctx.targets for p in module.check(t, ctx))))
+            targets = dirty if module.ID in clean_shape.COVERS else ctx.targets
+            findings.extend(_stamp(module, (p for t in targets for p in module.check(t, ctx))))
         elif hasattr(module, "collect"):
-            collected[module.ID] = [x for f in ctx.files for x in module.collect(f, ctx)]
+            items = [x for f in ctx.files for x in module.collect(f, ctx)]
+            # a rule may boil its items down where they were collected (in the worker)
+            collected[module.ID] = [module.summarize(items)] if hasattr(module, "summarize") \
+                else items
     shops = {t.shop for t in ctx.targets if t.shop}
     return _MapResult(findings, collected, len(ctx.targets), shops)
 
 
-_FORK_STATE: tuple[Context, list[list[ConfigEntry]], Sequence[ModuleType]] | None = None
+_FORK_STATE: tuple[Context, list[list[ConfigEntry]], Sequence[ModuleType], bool] | None = None
 
 
 def _can_fork() -> bool:
@@ -266,22 +281,22 @@ def _can_fork() -> bool:
 
 def _map_chunk(index: int) -> _MapResult:
     assert _FORK_STATE is not None
-    template, chunks, active = _FORK_STATE
+    template, chunks, active, skip_clean = _FORK_STATE
     ctx = Context(template.fleet, load_files(template.fleet, chunks[index]), template.fleet_doc)
     ctx.wrangler_validator = template.wrangler_validator
     ctx._owners = template._owners
     ctx.covered = template.covered
     ctx.cache = template.cache
-    return _map(ctx, active)
+    return _map(ctx, active, skip_clean)
 
 
 def _map_parallel(ctx: Context, chunks: list[list[ConfigEntry]],
-                  active: Sequence[ModuleType]) -> list[_MapResult]:
+                  active: Sequence[ModuleType], skip_clean: bool) -> list[_MapResult]:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     global _FORK_STATE
-    _FORK_STATE = (ctx, chunks, active)
+    _FORK_STATE = (ctx, chunks, active, skip_clean)
     try:
         with ProcessPoolExecutor(len(chunks) - 1, mp_context=multiprocessing.get_context("fork")) \
                 as pool:

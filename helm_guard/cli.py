@@ -15,6 +15,7 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
+from typing import NoReturn
 
 from helm_guard import __version__
 from helm_guard.errors import EXIT_INTERNAL, EXIT_USAGE, HelmGuardError
@@ -85,3 +86,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("HELM_GUARD_DEBUG"):
             traceback.print_exc()
         return EXIT_INTERNAL
+
+
+# Commands that only read and print. Once their output is flushed the process may end at once
+# (`os._exit`) instead of freeing, one by one, the hundreds of thousands of objects a
+# 10,000-shop check leaves behind (about 0.06 s). Commands that write state or clean up after
+# themselves (temporary directories, child processes) exit the normal way.
+_FAST_EXIT = frozenset({"check", "inspect"})
+
+
+def console_main() -> NoReturn:
+    """The `helm-guard` console script and `python -m helm_guard`."""
+    code = main()
+    command = next((a for a in sys.argv[1:] if not a.startswith("-")), None)
+    if command in _FAST_EXIT:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except OSError:  # a closed pipe: let the normal exit report it
+            raise SystemExit(code) from None
+        os._exit(code)
+    raise SystemExit(code)

@@ -165,20 +165,20 @@ class Document:
 # --- fast path -------------------------------------------------------------------------------
 
 _COMMENT = r"//[^\r\n]*+|/\*[^*]*+(?:\*++[^*/][^*]*+)*+\*++/"  # ends at the first */
+_COMMENTS = rf"(?:{_COMMENT})(?:[ \t\r\n]*+(?:{_COMMENT}))*+"  # a run, spaces between
 _BEFORE_CLOSE = rf"[ \t\r\n]*+(?:(?:{_COMMENT})[ \t\r\n]*+)*+[}}\]]"  # what follows a trailing ','
 _STRING = r'"[^"\\]*+(?:\\.[^"\\]*+)*+"'
 # group 1: a run to keep as is: plain runs, whole strings, slashes that start no comment and commas
 # that are not trailing (unrolled: `plain (special plain)*`, all possessive, no backtracking).
-# Then what ends the run: 2 a line comment or a one-line block comment, 3 a multi-line block
-# comment, 4 a trailing comma, 5 an unterminated string or comment (decline), or the end.
+# Then what ends the run: 2 a run of comments, 3 a trailing comma right after the end of a value
+# (`"`, `]`, `}`, a digit, true/false's `e`, null's `l`), 4 anything else: an unterminated
+# string or comment, or a trailing comma after no value (`[,]`, `{"a":,}`, `[1,,]`) or after a
+# space (rare; declined), or the end of the text.
 _STRIP = re.compile(
     rf"""([^"/,]*+(?:(?:{_STRING}|,(?!{_BEFORE_CLOSE})|/(?![/*]))[^"/,]*+)*+)"""
-    r"""(?:(//[^\r\n]*+|/\*[^*\r\n]*+(?:\*++[^*/\r\n][^*\r\n]*+)*+\*++/)"""
-    r"""|(/\*[^*]*+(?:\*++[^*/][^*]*+)*+\*++/)|(,)|(["/])|\Z)""",
+    rf"""(?:({_COMMENTS})|(?<=["\]}}0-9el])(,)|([",/])|\Z)""",
     re.DOTALL,
 )
-_NOT_NEWLINE = re.compile(r"[^\r\n]")
-_VALUE_END = frozenset('"]}0123456789el')  # last character of a value (true/false/null end e/l)
 
 
 class _Decline(Exception):
@@ -199,33 +199,31 @@ def _constant(name: str) -> object:
 _DECODER = json.JSONDecoder(object_pairs_hook=_pairs, parse_constant=_constant)
 
 
-def _strip(text: str) -> str:
-    """Blank comments and trailing commas, keeping length; `_Decline` where unsure."""
-    code = ""  # the latest kept run holding code, to find what precedes a trailing comma
+_VALUE_END = frozenset('"]}0123456789el')  # last character of a value (true/false/null end e/l)
 
-    def replace(m: re.Match[str]) -> str:
+
+def _strip(text: str) -> str:
+    """Replace comments and trailing commas by a space; `_Decline` where unsure. The result
+    is for `json.loads` only: its offsets are not the original's (positions come from the
+    positional parser). A space keeps the tokens on either side of a comment apart (`1/**/2`
+    is not `12`)."""
+    code = ""  # the latest kept run holding code: what precedes a spaced trailing comma
+
+    def blank(m: re.Match[str]) -> str:
         nonlocal code
         keep = m[1]
-        group = m.lastindex
-        if group == 2:  # line comment or one-line block comment
-            if keep and not keep.isspace():  # (a non-JSON space here fails json.loads anyway)
-                code = keep
-            return keep + " " * (m.end() - m.start(2))
-        if group == 4:  # trailing comma: only after a value, else `[,]` `{,}` `[1,,]` `{"a":,}`
+        if m.lastindex == 4:
+            # a comma after spaces or comments (`[1 ,]`, `[1 /* c */,]`) is a trailing comma
+            # when the code before it ends a value; anything else declines
             before = keep.rstrip(" \t\r\n") or code.rstrip(" \t\r\n")
-            if before[-1:] not in _VALUE_END:
-                raise _Decline("comma without a value before it")
+            if m[4] != "," or before[-1:] not in _VALUE_END:
+                raise _Decline("unterminated string or comment, or a comma after no value")
             code = ","
-            return keep + " "
-        if group == 3:  # multi-line block comment
-            if keep and not keep.isspace():
-                code = keep
-            return keep + _NOT_NEWLINE.sub(" ", m[3])
-        if group == 5:
-            raise _Decline("unterminated string or comment")
-        return keep  # the end of the text
+        elif keep and not keep.isspace():
+            code = keep
+        return keep + " "
 
-    return _STRIP.sub(replace, text)
+    return _STRIP.sub(blank, text)
 
 
 def _fast_value(text: str) -> object:
@@ -303,8 +301,28 @@ def parse_text(text_or_bytes: str | bytes, path: str = "<string>") -> Document:
     return Document(path, text, tree.value, None, duplicates, tree, lines)
 
 
+def read_bytes(path: str | os.PathLike[str]) -> bytes:
+    """The file's bytes, through `os.open`/`os.read` (half the cost of `open().read()` for a
+    small file: no buffered reader object); `OSError` propagates (a directory raises
+    `IsADirectoryError` at the first read)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        data = os.read(fd, _CHUNK)
+        more = os.read(fd, _CHUNK) if data else b""
+        if not more:
+            return data
+        chunks = [data, more]
+        while more:
+            more = os.read(fd, _CHUNK)
+            chunks.append(more)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+_CHUNK = 1 << 16
+
+
 def parse_file(path: str | os.PathLike[str]) -> Document:
     """Read and parse one file; `OSError` propagates for the caller to report."""
-    with open(path, "rb") as handle:
-        data = handle.read()
-    return parse_text(data, os.fspath(path))
+    return parse_text(read_bytes(path), os.fspath(path))

@@ -34,6 +34,7 @@ NON_INHERITABLE: tuple[str, ...] = (
     "ratelimits", "worker_loaders", "vpc_services", "vpc_networks", "connect", "agent_memory",
     "websearch",
 )
+_NON_INHERITABLE_ORDER = {key: i for i, key in enumerate(NON_INHERITABLE)}
 # Keys whose presence means the target binds or routes something (used by the shared-base rule).
 BINDING_KEYS: tuple[str, ...] = tuple(k for k in NON_INHERITABLE if k not in ("define", "vars"))
 
@@ -78,7 +79,7 @@ class Target:
 
     def origin(self, key: str) -> JsonPath:
         """JSON path of the block that defines `key` for this target (env or top level)."""
-        if self.env is None or key in self.raw or key in NON_INHERITABLE:
+        if self.env is None or key in self.raw or key in _NON_INHERITABLE_ORDER:
             return self.prefix + (key,)
         return (key,)
 
@@ -86,7 +87,7 @@ class Target:
         """The value wrangler uses for `key`, inheritance applied."""
         if key in self.raw:
             return self.raw[key]
-        if self.env is None or key in NON_INHERITABLE:
+        if self.env is None or key in _NON_INHERITABLE_ORDER:
             return default
         return self.top.get(key, default)
 
@@ -253,9 +254,9 @@ def inheritance_gaps(t: Target) -> list[str]:
     level and missing in this env (the env's Worker silently lacks them)."""
     gaps: list[str] = []
     env = f"env.{t.env}"
-    for key in NON_INHERITABLE:
-        if key not in t.top:
-            continue
+    # the top level's non-inheritable keys, in wrangler's order (a top level has a few)
+    for key in sorted((k for k in t.top if k in _NON_INHERITABLE_ORDER),
+                      key=_NON_INHERITABLE_ORDER.__getitem__):
         if key not in t.raw:
             gaps.append(f'"{key}" exists at the top level, but not on "{env}". It is not '
                         f'inherited by environments: add "{key}" to "{env}".')

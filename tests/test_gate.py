@@ -698,5 +698,6 @@ def test_entries_from_rels_matches_config_entries() -> None:
     fleet = load_fleet(EXAMPLE / "helm-fleet.jsonc")
     globbed = fleet.config_entries()
     rebuilt = entries_from_rels(fleet, [e.rel for e in globbed])
-    assert rebuilt == globbed
+    # rebuilt entries do not know whether a path crosses a symlink: the reader checks it
+    assert rebuilt == [e._replace(linked=None) for e in globbed]
     assert entries_from_rels(fleet, ["elsewhere/wrangler.jsonc"]) is None

@@ -8,6 +8,11 @@ Every rule module defines:
 - `SCOPE`: "file" (runs once per config file), "target" (once per resolved deploy target) or
   "fleet" (once per fleet);
 - `check(...)`: a generator of `Problem`s (the engine stamps ID, severity and position).
+
+A fleet rule may also define `collect(file, ctx)` (runs per config file in the map phase, in
+the worker processes of a parallel run), `summarize(items)` (boils one worker's collected
+items down before they cross back to the parent) and `prepare(ctx)` (runs once before the
+workers start); its `check(ctx, collected)` then gets every worker's items, or summaries.
 """
 
 from __future__ import annotations

@@ -20,7 +20,6 @@ Use instead:
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections.abc import Iterator
 
@@ -46,40 +45,56 @@ def skeleton(name: str) -> str:
     return s.translate(_SINGLE)
 
 
-def _names(t: TargetInfo) -> Iterator[tuple[JsonPath, str]]:
+def _names(t: TargetInfo) -> Iterator[tuple[str | None, int, str | None, str]]:
+    """(key, index, field, name) of every name of the target; key None is the Worker name, field
+    None a route (paths are worked out only for a problem)."""
     target = t.target
     if target.worker is not None:
-        yield target.worker_origin, target.worker
-    for key, field in (("d1_databases", "database_name"), ("r2_buckets", "bucket_name"),
-                       ("r2_buckets", "preview_bucket_name"), ("services", "service")):
+        yield None, 0, None, target.worker
+    for key, field in _FIELDS:
         for i, b in target.indexed_bindings(key):
             value = b.get(field)
             if isinstance(value, str):
-                yield target.origin(key) + (i, field), value
+                yield key, i, field, value
     for i, r in enumerate(target.routes or ()):
         pattern = r.get("pattern") if isinstance(r, dict) else r
         if isinstance(pattern, str):
-            yield target.routes_origin + (i,), pattern
+            yield "routes", i, None, pattern
+
+
+_FIELDS = (("d1_databases", "database_name"), ("r2_buckets", "bucket_name"),
+           ("r2_buckets", "preview_bucket_name"), ("services", "service"))
+
+
+def _path(t: TargetInfo, key: str | None, i: int, field: str | None) -> JsonPath:
+    target = t.target
+    if key is None:
+        return target.worker_origin
+    if field is None:
+        return target.routes_origin + (i,)
+    return target.origin(key) + (i, field)
 
 
 def check(t: TargetInfo, ctx: Context) -> Iterator[Problem]:
     if t.file.entry.slug and not t.file.entry.slug.isascii():
         yield ctx.problem(t, (), f"the shop folder name {t.file.entry.slug!r} is not ASCII")
-    for parts, name in _names(t):
+    owners = ctx.owners
+    for key, i, field, name in _names(t):
         if not name.isascii():
             bad = sorted({f"U+{ord(c):04X} {unicodedata.name(c, '?')}" for c in name
                           if not c.isascii()})
-            yield ctx.problem(t, parts, f"name {name!r} contains non-ASCII characters: "
-                              f"{', '.join(bad)}")
+            yield ctx.problem(t, _path(t, key, i, field), f"name {name!r} contains non-ASCII "
+                              f"characters: {', '.join(bad)}")
             continue
-        if ctx.owner_of(name) is not None:
+        if name.lower() in owners:
             continue  # an exact, known name: ownership rules judge it
-        bare = re.sub(r"^https?://", "", name)
-        key = skeleton(bare)
+        bare = name[8:] if name.startswith("https://") else \
+            name[7:] if name.startswith("http://") else name
+        key_ = skeleton(bare)
         skeletons = _skeletons(ctx, "." in bare)
-        if key in skeletons and skeletons[key] != name.lower():
-            yield ctx.problem(t, parts, f"name {name!r} is confusable with {skeletons[key]!r}, "
-                              "a registered resource name")
+        if key_ in skeletons and skeletons[key_] != name.lower():
+            yield ctx.problem(t, _path(t, key, i, field), f"name {name!r} is confusable with "
+                              f"{skeletons[key_]!r}, a registered resource name")
 
 
 def _skeletons(ctx: Context, hostnames: bool) -> dict[str, str]:

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import NamedTuple
 
-from helm_guard.checker import ConfigFile, Context, Problem, TargetInfo
+from helm_guard.checker import ConfigFile, Context, Problem
 from helm_guard.fleet import Tenant
 from helm_guard.jsonc import JsonPath
 
@@ -60,33 +60,89 @@ class Use(NamedTuple):
 Record = tuple[str, str, str, JsonPath, "str | None", "str | None", "str | None"]
 
 
-def _identities(t: TargetInfo) -> Iterator[tuple[str, str, JsonPath]]:
-    target = t.target
-    if target.worker is not None:
-        yield "Worker name", target.worker, target.worker_origin
-    for key, field, label in _FIELDS:
-        origin = target.origin(key)
-        for i, b in target.indexed_bindings(key):
-            value = b.get(field)
-            if isinstance(value, str) and value:
-                yield label, value.lower(), origin + (i, field)
-    for i, r in enumerate(target.routes or ()):
-        pattern = r.get("pattern") if isinstance(r, dict) else r
-        if isinstance(pattern, str) and pattern:
-            yield "route", pattern.lower(), target.routes_origin + (i,)
-
-
 def collect(f: ConfigFile, ctx: Context) -> Iterator[Record]:
     shared_kv = ctx.fleet.shared_kv
+    rel = f.rel
     for t in f.targets:
-        if t.target.error is not None:
+        target = t.target
+        if target.error is not None:
             continue
-        for label, value, parts in _identities(t):
-            if label.startswith("KV") and value in shared_kv:
+        tenant = t.tenant
+        shop, stage = (None, None) if tenant is None else tenant
+        env = target.env
+        worker = target.worker
+        if worker is not None:
+            yield ("Worker name", worker, rel, target.worker_origin, shop, stage, env)
+        for key, field, label in _FIELDS:
+            bindings = target.indexed_bindings(key)
+            if not bindings:
                 continue
-            tenant = t.tenant
-            yield (label, value, f.rel, parts, tenant.shop if tenant else None,
-                   tenant.stage if tenant else None, t.target.env)
+            origin = target.origin(key)
+            for i, b in bindings:
+                value = b.get(field)
+                if isinstance(value, str) and value:
+                    value = value.lower()
+                    if label[0] == "K" and value in shared_kv:  # a shared KV namespace
+                        continue
+                    yield (label, value, rel, origin + (i, field), shop, stage, env)
+        routes = target.routes
+        if routes:
+            origin = target.routes_origin
+            for i, r in enumerate(routes):
+                pattern = r.get("pattern") if isinstance(r, dict) else r
+                if isinstance(pattern, str) and pattern:
+                    yield ("route", pattern.lower(), rel, origin + (i,), shop, stage, env)
+
+
+# A summary maps each identity ("<label>\0<value>") to the config of its first use, and keeps
+# every use of the identities this worker saw more than once. That is all that crosses back to
+# the parent (records for a million identities would cost more to send than to find); the
+# parent re-reads the few configs whose identity another worker saw too.
+Summary = tuple[dict[str, str], dict[str, list[Record]]]
+
+
+def summarize(records: list[Record]) -> Summary:
+    """In each worker: the first use of each identity, and every use of those used twice."""
+    first: dict[str, str] = {}
+    uses: dict[str, Record] = {}
+    collisions: dict[str, list[Record]] = {}
+    for record in records:
+        key = f"{record[0]}\0{record[1]}"
+        seen = uses.get(key)
+        if seen is None:
+            uses[key] = record
+            first[key] = record[2]
+        elif key in collisions:
+            collisions[key].append(record)
+        else:
+            collisions[key] = [seen, record]
+    return first, collisions
+
+
+def _merge(ctx: Context, summaries: list[Summary]) -> dict[str, list[Record]]:
+    """Every use of each identity used more than once, in map order. The set operations run
+    in C, so only the colliding identities cost Python work."""
+    first: dict[str, str] = {}
+    collisions: dict[str, list[Record]] = {}
+    for part_first, part_collisions in summaries:
+        for key in part_collisions.keys() | (part_first.keys() & first.keys()):
+            earlier = collisions.get(key) or (
+                [_first_use(ctx, first[key], key)] if key in first else [])
+            collisions[key] = earlier + (part_collisions.get(key)
+                                         or [_first_use(ctx, part_first[key], key)])
+        first = {**part_first, **first}  # the earlier part's first use wins
+    return collisions
+
+
+def _first_use(ctx: Context, rel: str, key: str) -> Record:
+    """The use of identity `key` in config `rel`, collected again from the file."""
+    f = ctx.file_at(rel)
+    if f is not None:
+        for record in collect(f, ctx):
+            if f"{record[0]}\0{record[1]}" == key:
+                return record
+    label, _, value = key.partition("\0")  # the file changed during the check
+    return (label, value, rel, (), None, None, None)
 
 
 def _where(ctx: Context, u: Use) -> str:
@@ -101,20 +157,9 @@ def _use(r: Record) -> Use:
     return Use(label, value, rel, parts, None if shop is None else Tenant(shop, stage), env)
 
 
-def check(ctx: Context, collected: list[Record]) -> Iterator[Problem]:
-    # one pass remembering the first use of each identity; lists only for collisions
-    first: dict[tuple[str, str], Record] = {}
-    collisions: dict[tuple[str, str], list[Record]] = {}
-    for record in collected:
-        key = (record[0], record[1])
-        seen = first.get(key)
-        if seen is None:
-            first[key] = record
-        elif key in collisions:
-            collisions[key].append(record)
-        else:
-            collisions[key] = [seen, record]
-    for (label, _value), records in collisions.items():
+def check(ctx: Context, collected: list[Summary]) -> Iterator[Problem]:
+    for key, records in _merge(ctx, collected).items():
+        label = key.partition("\0")[0]
         uses = [_use(r) for r in records]
         if label != "Worker name" and len({u.tenant for u in uses}) < 2:
             continue  # one tenant binding its own resource twice is not a swap

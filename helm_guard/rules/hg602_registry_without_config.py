@@ -35,8 +35,13 @@ def collect(f: ConfigFile, ctx: Context) -> Iterator[Tenant]:
             yield t.tenant
 
 
-def check(ctx: Context, collected: list[Tenant]) -> Iterator[Problem]:
-    seen = set(collected)
+def summarize(tenants: list[Tenant]) -> set[tuple[str, str | None]]:
+    """Plain tuples (a `Tenant` is one, and hashes alike): cheaper to send back."""
+    return {(shop, stage) for shop, stage in tenants}
+
+
+def check(ctx: Context, collected: list[set[tuple[str, str | None]]]) -> Iterator[Problem]:
+    seen = set().union(*collected)
     rel = ctx.fleet.path.name
     for tenant in ctx.fleet.tenants():
         if tenant in seen:

@@ -54,18 +54,21 @@ def _leaf_dirs(ctx: Context) -> frozenset[str]:
 def _walk(root: Path, top: str, prune: frozenset[str]) -> Iterator[str]:
     """Relative paths of every wrangler config below `root/top`, skipping `prune` dirs and
     symlinked directories (one `scandir` per directory; most shop folders have no subfolder)."""
+    base = str(root)
     stack = [top]
     while stack:
         rel_dir = stack.pop()
         try:
-            entries = list(os.scandir(root / rel_dir if rel_dir else root))
+            with os.scandir(os.path.join(base, rel_dir) if rel_dir else base) as it:
+                entries = list(it)
         except OSError:
             continue
         for entry in entries:
-            rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
-            if entry.name in _NAMES:
+            name = entry.name
+            rel = f"{rel_dir}/{name}" if rel_dir else name
+            if name in _NAMES:
                 yield rel
-            elif (entry.name not in _SKIP_DIRS and rel not in prune
+            elif (name not in _SKIP_DIRS and rel not in prune
                   and entry.is_dir(follow_symlinks=False)):
                 stack.append(rel)
 

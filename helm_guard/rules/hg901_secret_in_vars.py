@@ -49,6 +49,7 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
 # any regex runs.
 _LITERALS = ("k_live_", "k_test_", "whsec_", "AKIA", "ASIA", "gho_", "ghp_", "ghu_", "ghs_",
              "ghr_", "github_pat_", "xox", "PRIVATE KEY", "eyJ")
+_LITERAL = re.compile("|".join(re.escape(lit) for lit in _LITERALS))
 _ANY = re.compile("|".join(f"(?:{p.pattern})" for _, p in _PATTERNS))
 _SECRET_SUFFIXES = ("SECRET", "TOKEN", "PASSWORD", "PASSWD", "PRIVATE_KEY", "API_KEY")
 _PLACEHOLDER = re.compile(r"^(|x+|\*+|changeme|todo|placeholder|<[^>]*>|\$\{[^}]*\})$", re.I)
@@ -64,7 +65,7 @@ def _entropy(s: str) -> float:
 
 def classify(name: str, value: str) -> str | None:
     """The kind of secret `value` looks like, or None. Never returns the value itself."""
-    if len(value) >= 15 and any(lit in value for lit in _LITERALS) and _ANY.search(value):
+    if len(value) >= 15 and _LITERAL.search(value) and _ANY.search(value):
         for kind, pattern in _PATTERNS:
             if pattern.search(value):
                 return kind
@@ -84,13 +85,24 @@ def check(t: TargetInfo, ctx: Context) -> Iterator[Problem]:
     vars_ = t.target.get("vars")
     if not isinstance(vars_, Mapping):
         return
-    strings = [(name, value) for name, value in vars_.items() if isinstance(value, str)]
-    # one scan for the known token formats over all values; per-var work only where needed
-    blob = "\n".join(value for _, value in strings)
-    suspicious = any(lit in blob for lit in _LITERALS) and _ANY.search(blob) is not None
+    # one scan over all values for the known token formats, one over all names for the secret
+    # suffixes (upper-cased together: line breaks stay put); per-var work only where needed
+    try:
+        blob = "\n".join(vars_.values())
+    except TypeError:  # a var that is not a string: gather the strings one by one
+        blob = "\n".join(v for v in vars_.values() if isinstance(v, str))
+    strings = [(n, v) for n, v in vars_.items() if isinstance(v, str)] \
+        if _LITERAL.search(blob) and _ANY.search(blob) else None
+    if strings is None:  # no known token format: long values and secret-named vars only
+        names = "\n".join(vars_).upper() + "\n"
+        if any(suffix + "\n" in names for suffix in _SECRET_SUFFIXES):
+            strings = [(n, v) for n, v in vars_.items() if isinstance(v, str)
+                       and (len(v) >= 32 or n.upper().endswith(_SECRET_SUFFIXES))]
+        elif len(blob) >= 32:
+            strings = [(n, v) for n, v in vars_.items() if isinstance(v, str) and len(v) >= 32]
+        else:
+            return
     for name, value in strings:
-        if not suspicious and len(value) < 32 and not name.upper().endswith(_SECRET_SUFFIXES):
-            continue
         kind = classify(name, value)
         if kind is not None:
             yield ctx.problem(

@@ -1,0 +1,90 @@
+"""The parallel check (forked workers, each mapping part of the fleet, fleet rules reduced in
+the parent) reports exactly what the serial check reports, on a fleet big enough to fork
+and with faults whose halves land in different workers."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+
+from helm_guard.checker import PARALLEL_MIN_FILES, run_check
+from helm_guard.fleet import load_fleet
+
+ACCOUNT = "0123456789abcdef0123456789abcdef"
+
+
+def _config(slug: str, db: str, staging_db: str | None) -> dict[str, object]:
+    cfg: dict[str, object] = {
+        "name": f"helm-{slug}",
+        "main": "../../src/index.js",
+        "compatibility_date": "2026-11-01",
+        "account_id": ACCOUNT,
+        "routes": [{"pattern": f"{slug}.shops.example", "custom_domain": True}],
+        "vars": {"SHOP_SLUG": slug, "HOME_URL": f"https://{slug}.shops.example/"},
+        "d1_databases": [{"binding": "DB", "database_name": f"helm-{slug}-db",
+                          "database_id": db}],
+        "r2_buckets": [{"binding": "ASSETS", "bucket_name": f"helm-{slug}-assets"}],
+    }
+    if staging_db:
+        cfg["env"] = {"staging": {
+            "routes": [],
+            "vars": {"SHOP_SLUG": slug, "HOME_URL": f"https://{slug}.shops.example/"},
+            "d1_databases": [{"binding": "DB", "database_name": f"helm-{slug}-staging-db",
+                              "database_id": staging_db}],
+            "r2_buckets": [{"binding": "ASSETS",
+                            "bucket_name": f"helm-{slug}-staging-assets"}],
+        }}
+    return cfg
+
+
+def _fleet(root: Path, n: int) -> list[str]:
+    shops: dict[str, dict[str, object]] = {}
+    slugs = [f"shop-{i:05d}" for i in range(n)]
+    for i, slug in enumerate(slugs):
+        db = str(uuid.UUID(int=i + 1))
+        staging = str(uuid.UUID(int=10**6 + i)) if i % 3 == 0 else None
+        shops[slug] = {"database_id": db}
+        if staging:
+            shops[slug]["stages"] = {"staging": {"database_id": staging}}
+        d = root / "shops" / slug
+        d.mkdir(parents=True)
+        (d / "wrangler.jsonc").write_text(json.dumps(_config(slug, db, staging)))
+    fleet = {"version": 1, "configs": ["shops/*/wrangler.jsonc"], "account_id": ACCOUNT,
+             "stages": ["staging"], "shops": shops}
+    (root / "helm-fleet.jsonc").write_text(json.dumps(fleet))
+    return slugs
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+
+
+def test_parallel_and_serial_checks_agree(tmp_path: Path) -> None:
+    n = PARALLEL_MIN_FILES + 100
+    slugs = _fleet(tmp_path, n)
+    shop = tmp_path / "shops"
+    # neighbours in file order go to different workers (files are dealt round-robin)
+    a, b, c = slugs[10], slugs[11], slugs[n - 2]
+    db_a = str(uuid.UUID(int=11))
+    _edit(shop / b / "wrangler.jsonc", str(uuid.UUID(int=12)), db_a)  # b binds a's database
+    _edit(shop / c / "wrangler.jsonc", f'"{c}.shops.example"', f'"{a}.shops.example"')
+    _edit(shop / slugs[20] / "wrangler.jsonc", '"vars": {', '"vars": {"TOKEN": "s3cr3t-value", ')
+    (shop / slugs[30] / "wrangler.json").write_text("{}")  # a stray config
+    (shop / slugs[40] / "wrangler.jsonc").write_text('{"name": ')  # a syntax error
+    fleet = load_fleet(tmp_path / "helm-fleet.jsonc")
+    assert fleet.doc is not None
+    serial = run_check(fleet, fleet.doc)
+    parallel = run_check(fleet, fleet.doc, parallel=True)
+    if (os.cpu_count() or 1) > 1:
+        assert parallel.context.files == [], "the check did not fork"
+    assert parallel.findings == serial.findings
+    assert (parallel.files, parallel.targets, parallel.shops) == \
+        (serial.files, serial.targets, serial.shops)
+    rules = {f.rule for f in serial.findings}
+    assert {"HG101", "HG403", "HG601", "HG606", "HG901"} <= rules, rules
+    shared = [f for f in serial.findings if f.rule == "HG601"]
+    assert {f.shop for f in shared} >= {a, b, c}
