@@ -125,7 +125,7 @@ class Target:
         found = self._indexed.get(key)
         if found is None:
             value = self.get(key)
-            found = [(i, b) for i, b in enumerate(value) if isinstance(b, Mapping)] \
+            found = [(i, b) for i, b in enumerate(value) if isinstance(b, dict)] \
                 if isinstance(value, list) else []
             self._indexed[key] = found
         return found

@@ -45,21 +45,26 @@ def skeleton(name: str) -> str:
     return s.translate(_SINGLE)
 
 
-def _names(t: TargetInfo) -> Iterator[tuple[str | None, int, str | None, str]]:
+def _names(t: TargetInfo) -> list[tuple[str | None, int, str | None, str]]:
     """(key, index, field, name) of every name of the target; key None is the Worker name, field
     None a route (paths are worked out only for a problem)."""
     target = t.target
-    if target.worker is not None:
-        yield None, 0, None, target.worker
+    out: list[tuple[str | None, int, str | None, str]] = []
+    worker = target.worker
+    if worker is not None:
+        out.append((None, 0, None, worker))
     for key, field in _FIELDS:
         for i, b in target.indexed_bindings(key):
             value = b.get(field)
             if isinstance(value, str):
-                yield key, i, field, value
-    for i, r in enumerate(target.routes or ()):
-        pattern = r.get("pattern") if isinstance(r, dict) else r
-        if isinstance(pattern, str):
-            yield "routes", i, None, pattern
+                out.append((key, i, field, value))
+    routes = target.routes
+    if routes:
+        for i, r in enumerate(routes):
+            pattern = r.get("pattern") if isinstance(r, dict) else r
+            if isinstance(pattern, str):
+                out.append(("routes", i, None, pattern))
+    return out
 
 
 _FIELDS = (("d1_databases", "database_name"), ("r2_buckets", "bucket_name"),

@@ -34,14 +34,11 @@ SEVERITY = "error"
 SCOPE = "fleet"
 SUMMARY = "A resource identity is used by two shops or two deploy targets."
 
-_FIELDS = (
-    ("d1_databases", "database_id", "D1 database_id"),
-    ("d1_databases", "database_name", "D1 database_name"),
-    ("d1_databases", "preview_database_id", "D1 preview_database_id"),
-    ("r2_buckets", "bucket_name", "R2 bucket"),
-    ("r2_buckets", "preview_bucket_name", "R2 preview bucket"),
-    ("kv_namespaces", "id", "KV namespace"),
-    ("kv_namespaces", "preview_id", "KV preview namespace"),
+_FIELDS = (  # binding list, then (field, label) in report order
+    ("d1_databases", (("database_id", "D1 database_id"), ("database_name", "D1 database_name"),
+                      ("preview_database_id", "D1 preview_database_id"))),
+    ("r2_buckets", (("bucket_name", "R2 bucket"), ("preview_bucket_name", "R2 preview bucket"))),
+    ("kv_namespaces", (("id", "KV namespace"), ("preview_id", "KV preview namespace"))),
 )
 
 class Use(NamedTuple):
@@ -73,18 +70,19 @@ def collect(f: ConfigFile, ctx: Context) -> Iterator[Record]:
         worker = target.worker
         if worker is not None:
             yield ("Worker name", worker, rel, target.worker_origin, shop, stage, env)
-        for key, field, label in _FIELDS:
+        for key, fields in _FIELDS:
             bindings = target.indexed_bindings(key)
             if not bindings:
                 continue
             origin = target.origin(key)
-            for i, b in bindings:
-                value = b.get(field)
-                if isinstance(value, str) and value:
-                    value = value.lower()
-                    if label[0] == "K" and value in shared_kv:  # a shared KV namespace
-                        continue
-                    yield (label, value, rel, origin + (i, field), shop, stage, env)
+            for field, label in fields:
+                for i, b in bindings:
+                    value = b.get(field)
+                    if isinstance(value, str) and value:
+                        value = value.lower()
+                        if label[0] == "K" and value in shared_kv:  # a shared KV namespace
+                            continue
+                        yield (label, value, rel, origin + (i, field), shop, stage, env)
         routes = target.routes
         if routes:
             origin = target.routes_origin

@@ -22,7 +22,7 @@ Use instead:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 from helm_guard.checker import Context, Problem, TargetInfo
@@ -41,6 +41,7 @@ _NON_INHERITABLE = frozenset(NON_INHERITABLE)
 _SKIP = {("d1_databases", "database_name"), ("d1_databases", "database_id"),
          ("d1_databases", "preview_database_id"), ("r2_buckets", "bucket_name"),
          ("r2_buckets", "preview_bucket_name")}
+_SKIP_FIELDS = {key: frozenset(f for k, f in _SKIP if k == key) for key, _ in _SKIP}
 _IDS = (r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
         r"|[0-9a-fA-F]{32}")
 _HOST = r"[A-Za-z0-9-]++(?:\.[A-Za-z0-9-]++)+"
@@ -67,7 +68,7 @@ def _strings(value: Any, parts: JsonPath) -> Iterator[tuple[JsonPath, str]]:
         v, p = stack.pop()
         if isinstance(v, str):
             yield p, v
-        elif isinstance(v, Mapping):
+        elif isinstance(v, dict):
             stack.extend((x, p + (k,)) for k, x in v.items())
         elif isinstance(v, list):
             stack.extend((x, p + (i,)) for i, x in enumerate(v))
@@ -77,19 +78,22 @@ def prepare(ctx: Context) -> None:
     _candidate_re(ctx)
 
 
-def _texts(value: Any, out: list[str]) -> None:
-    """Every string inside `value` (no paths: the fast pre-scan)."""
+def _texts(value: Any, out: list[str], skip: frozenset[str] = frozenset(),
+           depth: int = 0) -> None:
+    """Every string inside `value` (no paths: the fast pre-scan), except the strings that the
+    scan with paths skips: the value of a `skip` field at depth 2 or more (`[0].database_name`)."""
     if isinstance(value, str):
         out.append(value)
-    elif isinstance(value, Mapping):
-        for v in value.values():
+    elif isinstance(value, dict):
+        for k, v in value.items():
             if isinstance(v, str):
-                out.append(v)
+                if not (depth and k in skip):
+                    out.append(v)
             else:
-                _texts(v, out)
+                _texts(v, out, skip, depth + 1)
     elif isinstance(value, list):
         for v in value:
-            _texts(v, out)
+            _texts(v, out, skip, depth + 1)
 
 
 def _owner_of_candidate(ctx: Context, cand: str) -> Any:
@@ -122,7 +126,7 @@ def check(t: TargetInfo, ctx: Context) -> Iterator[Problem]:
     pattern = _candidate_re(ctx)
     texts: list[str] = []
     for key in keys:
-        _texts(target.get(key), texts)
+        _texts(target.get(key), texts, _SKIP_FIELDS.get(key, frozenset()))
     # one scan over every string; paths are only worked out when a foreign identity shows up
     foreign = set()
     for cand in set(pattern.findall("\n".join(texts))):

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 
 from helm_guard.checker import Context, Problem, TargetInfo
 
@@ -83,7 +83,7 @@ def check(t: TargetInfo, ctx: Context) -> Iterator[Problem]:
     if t.target.error is not None:
         return
     vars_ = t.target.get("vars")
-    if not isinstance(vars_, Mapping):
+    if not isinstance(vars_, dict):
         return
     # one scan over all values for the known token formats, one over all names for the secret
     # suffixes (upper-cased together: line breaks stay put); per-var work only where needed

@@ -1,0 +1,75 @@
+"""HG801's fast pre-scan (one regex over the target's strings, minus the fields the D1/R2
+rules judge) never hides a reference: on random nested configs it reports exactly what a
+plain scan of every string, with its path, reports."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from helm_guard.checker import Context, Problem, TargetInfo, load_files
+from helm_guard.fleet import load_fleet
+from helm_guard.rules import hg801_cross_shop_reference as hg801
+from tests.fleets import ACME, ACME_ID, BRAVO_ID, copy_example
+
+WORDS = ["helm-bravo-db", "helm-bravo", "helm-acme-db", "bravo.shops.example", BRAVO_ID,
+         ACME_ID, "helm-charlie-assets", "x.helm-bravo", "helm-bravo-orders", "plain",
+         "https://bravo.shops.example/a", "helm-delta\nhelm-bravo", "a\\b helm-bravo", ""]
+FIELDS = ["database_name", "database_id", "preview_database_id", "bucket_name",
+          "preview_bucket_name", "binding", "service", "pattern", "note"]
+
+
+def _value(rng: random.Random, depth: int = 0) -> Any:
+    roll = rng.random()
+    if depth > 3 or roll < 0.4:
+        return " ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 2)))
+    if roll < 0.7:
+        return {rng.choice(FIELDS): _value(rng, depth + 1) for _ in range(rng.randint(0, 3))}
+    if roll < 0.8:
+        return rng.choice([1, 2.5, True, None])
+    return [_value(rng, depth + 1) for _ in range(rng.randint(0, 3))]
+
+
+def _reference(t: TargetInfo, ctx: Context) -> Iterator[Problem]:
+    """Every string, with its path, scanned on its own: the rule without its shortcuts."""
+    target = t.target
+    if target.error is not None or (t.tenant is None and not t.is_base):
+        return
+    keys = [k for k in target.raw if k in hg801._NON_INHERITABLE]
+    keys += [k for k in ("routes", "route") if target.get(k) is not None]
+    pattern = hg801._candidate_re(ctx)
+    for key in keys:
+        origin = target.origin(key)
+        for parts, text in hg801._strings(target.get(key), origin):
+            if len(parts) >= len(origin) + 2 and (key, parts[-1]) in hg801._SKIP:
+                continue
+            for m in pattern.finditer(text):
+                owner = hg801._owner_of_candidate(ctx, m.group())
+                if owner is not None and owner != t.tenant:
+                    yield ctx.problem(t, parts, f'"{key}" names another shop\'s resource '
+                                      f"{m.group()!r}{hg801.belongs(owner)}")
+                    break
+
+
+def test_prescan_matches_a_plain_scan(tmp_path: Path) -> None:
+    copy_example(tmp_path)
+    fleet = load_fleet(tmp_path / "helm-fleet.jsonc")
+    assert fleet.doc is not None
+    rng = random.Random(801)
+    reported = 0
+    for _ in range(400):
+        ctx = Context(fleet, load_files(fleet), fleet.doc)
+        acme = next(t for t in ctx.targets if t.file.rel == ACME and t.target.env is None)
+        raw = acme.target.raw
+        assert isinstance(raw, dict)
+        for key in ("vars", "d1_databases", "r2_buckets", "services", "routes", "queues"):
+            if rng.random() < 0.5:  # mostly lists of bindings, sometimes a bare value
+                raw[key] = _value(rng) if key == "vars" or rng.random() < 0.2 else [
+                    _value(rng) for _ in range(rng.randint(1, 3))]
+        fast = list(hg801.check(acme, ctx))
+        slow = list(_reference(acme, ctx))
+        assert sorted(p[2:4] for p in fast) == sorted(p[2:4] for p in slow)
+        reported += len(slow)
+    assert reported > 100  # the random configs did name other shops
