@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import gc
 import os
+import signal
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, NoReturn
 
 from helm_guard import clean_shape, jsonc
 from helm_guard.finding import Finding
@@ -274,9 +275,7 @@ _FORK_STATE: tuple[Context, list[list[ConfigEntry]], Sequence[ModuleType], bool]
 
 
 def _can_fork() -> bool:
-    import multiprocessing
-
-    return "fork" in multiprocessing.get_all_start_methods()
+    return hasattr(os, "fork")
 
 
 def _map_chunk(index: int) -> _MapResult:
@@ -292,20 +291,68 @@ def _map_chunk(index: int) -> _MapResult:
 
 def _map_parallel(ctx: Context, chunks: list[list[ConfigEntry]],
                   active: Sequence[ModuleType], skip_clean: bool) -> list[_MapResult]:
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
+    """Map chunk 0 here and every other chunk in a forked child, which sends its result back
+    pickled through a pipe and ends with `os._exit` (nothing to tear down). A child that
+    fails or dies fails the check (an internal error: the deploy stays blocked); if this
+    process fails, its children are killed and reaped."""
     global _FORK_STATE
     _FORK_STATE = (ctx, chunks, active, skip_clean)
+    children: list[tuple[int, int]] = []
     try:
-        with ProcessPoolExecutor(len(chunks) - 1, mp_context=multiprocessing.get_context("fork")) \
-                as pool:
-            futures = [pool.submit(_map_chunk, i) for i in range(1, len(chunks))]
-            results = [_map_chunk(0)]  # the parent maps a chunk too
-            results.extend(f.result() for f in futures)
+        for index in range(1, len(chunks)):
+            read_end, write_end = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # the child: never returns
+                os.close(read_end)
+                _child_main(index, write_end)
+            os.close(write_end)
+            children.append((pid, read_end))
+        results = [_map_chunk(0)]
+        while children:
+            pid, read_end = children.pop(0)
+            results.append(_collect_child(pid, read_end))
+        return results
     finally:
         _FORK_STATE = None
-    return results
+        for pid, read_end in children:  # only after a failure here
+            try:
+                os.close(read_end)
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            except OSError:
+                pass
+
+
+def _child_main(index: int, write_end: int) -> NoReturn:
+    import pickle
+
+    code = 0
+    try:
+        try:
+            payload = pickle.dumps(("ok", _map_chunk(index)), pickle.HIGHEST_PROTOCOL)
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent, which fails
+            code = 1
+            payload = pickle.dumps(("error", f"{type(exc).__name__}: {exc}"))
+        with os.fdopen(write_end, "wb") as out:
+            out.write(payload)
+    finally:
+        os._exit(code)
+
+
+def _collect_child(pid: int, read_end: int) -> _MapResult:
+    import pickle
+
+    with os.fdopen(read_end, "rb") as inp:
+        payload = inp.read()
+    _, status = os.waitpid(pid, 0)
+    try:
+        kind, value = pickle.loads(payload)
+    except Exception:  # noqa: BLE001 - a child that died mid-write sent a torn pickle
+        kind, value = "error", f"no result (exit status {status})"
+    if kind != "ok" or status != 0:
+        raise RuntimeError(f"a check worker process failed: {value}")
+    assert isinstance(value, _MapResult)
+    return value
 
 
 def _stamp(module: ModuleType, problems: Iterable[Problem]) -> Iterator[Finding]:

@@ -51,7 +51,7 @@ _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 class Target:
     """One deploy target of one file, resolved as wrangler resolves it."""
 
-    __slots__ = ("env", "raw", "top", "error", "error_path", "_warnings", "_indexed")
+    __slots__ = ("env", "raw", "top", "error", "error_path", "_warnings", "_indexed", "_worker")
 
     def __init__(
         self, env: str | None, raw: Mapping[str, Any], top: Mapping[str, Any]
@@ -63,6 +63,7 @@ class Target:
         self.error_path: JsonPath = ()  # where the first validation error is
         self._warnings: list[str] | None = None
         self._indexed: dict[str, list[tuple[int, Mapping[str, Any]]]] = {}
+        self._worker: str | None | bool = False  # False: not worked out yet
 
     @property
     def warnings(self) -> list[str]:
@@ -94,6 +95,12 @@ class Target:
     # --- resolved fields ---------------------------------------------------------------
     @property
     def worker(self) -> str | None:
+        """The Worker name wrangler deploys this target as (memoised: every rule asks)."""
+        if self._worker is False:
+            self._worker = self._resolve_worker()
+        return self._worker  # type: ignore[return-value]
+
+    def _resolve_worker(self) -> str | None:
         if self.env is None:
             name = self.top.get("name")
             return name if isinstance(name, str) else None

@@ -88,3 +88,37 @@ def test_parallel_and_serial_checks_agree(tmp_path: Path) -> None:
     assert {"HG101", "HG403", "HG601", "HG606", "HG901"} <= rules, rules
     shared = [f for f in serial.findings if f.rule == "HG601"]
     assert {f.shop for f in shared} >= {a, b, c}
+
+
+def test_a_failing_or_dying_worker_fails_the_check(tmp_path: Path, monkeypatch) -> None:
+    import pytest
+
+    from helm_guard import checker
+
+    _fleet(tmp_path, PARALLEL_MIN_FILES + 10)
+    fleet = load_fleet(tmp_path / "helm-fleet.jsonc")
+    assert fleet.doc is not None
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("one CPU: the check does not fork")
+    real = checker._map_chunk
+
+    def failing(index: int) -> checker._MapResult:
+        if index == 1:
+            raise ValueError("boom in the worker")
+        return real(index)
+
+    monkeypatch.setattr(checker, "_map_chunk", failing)
+    with pytest.raises(RuntimeError, match="ValueError: boom in the worker"):
+        run_check(fleet, fleet.doc, parallel=True)
+
+    def dying(index: int) -> checker._MapResult:
+        if index == 1:
+            os._exit(7)  # killed before it could answer
+        return real(index)
+
+    monkeypatch.setattr(checker, "_map_chunk", dying)
+    with pytest.raises(RuntimeError, match="no result"):
+        run_check(fleet, fleet.doc, parallel=True)
+    # and a healthy run afterwards still works (no stale state, no stray children)
+    monkeypatch.setattr(checker, "_map_chunk", real)
+    assert run_check(fleet, fleet.doc, parallel=True).findings == []
