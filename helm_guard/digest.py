@@ -29,7 +29,7 @@ from typing import Any
 from helm_guard.fleet import DEFAULT_NAMING
 
 DIGEST_VERSION = 1
-DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}\Z")
 
 
 def canonical_json(value: Any) -> str:

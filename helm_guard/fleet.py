@@ -37,7 +37,7 @@ DEFAULT_NAMING = {
     "stage_d1": "helm-{slug}-{stage}-db",
     "stage_r2": "helm-{slug}-{stage}-assets",
 }
-UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 
 
 class Tenant(NamedTuple):

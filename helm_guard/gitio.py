@@ -498,8 +498,8 @@ def cas_update(
 # --- the deploy gate: refs, diffs, trees and trailers between two commits -----------------
 # (appended for `helm-guard gate`; read-only, never touches the work tree, index or refs)
 
-_REF_RE = re.compile(r"^(?!-)(?!.*\.\.)[A-Za-z0-9._/@{}^~+-]{1,255}$")
-_TRAILER_KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")
+_REF_RE = re.compile(r"^(?!-)(?!.*\.\.)[A-Za-z0-9._/@{}^~+-]{1,255}\Z")
+_TRAILER_KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}\Z")
 
 
 def valid_ref(ref: str) -> bool:

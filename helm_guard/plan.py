@@ -32,8 +32,8 @@ from helm_guard.slugs import SLUG_RE
 
 PLAN_VERSION = 1
 MAX_BATCH = 256  # GitHub Actions: at most 256 jobs per matrix
-_SHA_RE = re.compile(r"^[0-9a-f]{40}$")
-_ENV_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+_SHA_RE = re.compile(r"^[0-9a-f]{40}\Z")
+_ENV_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}\Z")
 
 
 def make_entry(shop: str, config: str, env: str | None, digest: str) -> dict[str, Any]:

@@ -44,8 +44,8 @@ _BINDING_FIELDS: dict[str, tuple[str, ...]] = {
     "kv_namespaces": ("binding", "id", "preview_id"),
     "services": ("binding", "service", "environment", "entrypoint"),
 }
-_NAME_RE = re.compile(r"^$|^[a-z0-9_][a-z0-9\-_]*$")
-_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+_NAME_RE = re.compile(r"^\Z|^[a-z0-9_][a-z0-9\-_]*\Z")
+_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]\Z")
 
 
 class Target:

@@ -8,7 +8,7 @@ import re
 
 from helm_guard.errors import UsageError
 
-SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,49}[a-z0-9])?$")
+SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,49}[a-z0-9])?\Z")
 
 
 def check_shop_slug(slug: object, option: str = "--shop") -> str:

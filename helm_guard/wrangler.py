@@ -71,9 +71,9 @@ FORCED_ENV: Mapping[str, str] = {
 #: Dropped from the inherited environment (unless passed in `extra_env`).
 DROPPED_ENV = ("CLOUDFLARE_ENV",)
 
-WORKER_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-VERSION_ID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-ENV_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{0,64}$")
+WORKER_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}\Z")
+VERSION_ID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
+ENV_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{0,64}\Z")
 #: wrangler's own rollback prompt says "(120 characters max)"; used for messages and tags.
 MAX_MESSAGE_LEN = 120
 SECRETS_CHANGED_CODE = 10220

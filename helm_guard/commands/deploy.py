@@ -66,7 +66,7 @@ from helm_guard.slugs import check_shop_slug
 from helm_guard.wrangler import DEFAULT_TIMEOUT, Wrangler, bindings_of, validate_message
 
 TOTAL = 6
-_ENV_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")  # as in the plan (helm_guard.plan)
+_ENV_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}\Z")  # as in the plan (helm_guard.plan)
 
 
 class ShopTarget(NamedTuple):

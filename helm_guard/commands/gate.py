@@ -44,7 +44,7 @@ REBIND_TRAILER = "Helm-Rebind"
 FETCH_HINT = ("check out the full history: `fetch-depth: 0` on actions/checkout (a shallow "
               "clone has no base commit to compare with), or pass --base with a commit the "
               "clone has")
-_REMOTE_RE = re.compile(r"^(?!-)[A-Za-z0-9._/-]{1,100}$")
+_REMOTE_RE = re.compile(r"^(?!-)[A-Za-z0-9._/-]{1,100}\Z")
 _ZERO = "0" * 40
 LIST_LIMIT = 50  # shops listed in the text report before "… and N more"
 

@@ -43,7 +43,7 @@ from helm_guard.slugs import check_shop_slug
 if TYPE_CHECKING:
     from helm_guard.state import HaltState
 
-_SHA_RE = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
+_SHA_RE = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})\Z")
 
 
 class VerifiedShop(NamedTuple):
