@@ -10,6 +10,7 @@ prints a short internal-error notice (no traceback unless HELM_GUARD_DEBUG=1) an
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import os
 import sys
@@ -88,17 +89,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERNAL
 
 
-# Commands that only read and print. Once their output is flushed the process may end at once
-# (`os._exit`) instead of freeing, one by one, the hundreds of thousands of objects a
-# 10,000-shop check leaves behind (about 0.06 s). Commands that write state or clean up after
-# themselves (temporary directories, child processes) exit the normal way.
+# Commands that only read and print. Their process runs without the cyclic GC (its first
+# collection after a 10,000-shop check would rescan every object the check made: about
+# 0.12 s), and once their output is flushed it ends at once (`os._exit`) instead of freeing
+# those objects one by one (about 0.06 s). Commands that write state or clean up after
+# themselves (temporary directories, child processes) run and exit the normal way.
 _FAST_EXIT = frozenset({"check", "inspect"})
 
 
 def console_main() -> NoReturn:
     """The `helm-guard` console script and `python -m helm_guard`."""
-    code = main()
     command = next((a for a in sys.argv[1:] if not a.startswith("-")), None)
+    if command in _FAST_EXIT:
+        gc.disable()
+    code = main()
     if command in _FAST_EXIT:
         try:
             sys.stdout.flush()
