@@ -79,7 +79,6 @@ class Context:
         self._owners: dict[str, Tenant] | None = None
         self.cache: dict[str, Any] = {}  # per-run memo for rules (e.g. name skeletons)
         self.covered: frozenset[str] = frozenset(f.rel for f in files)  # every config's rel
-        self._docs: dict[str, Document | None] = {f.rel: f.doc for f in files}
         self._files: dict[str, ConfigFile] = {f.rel: f for f in files}
         self.entries: dict[str, ConfigEntry] = {f.rel: f.entry for f in files}
 
@@ -89,18 +88,13 @@ class Context:
         found = self._files.get(rel)
         if found is None and rel in self.entries:
             found = self._files[rel] = load_files(self.fleet, [self.entries[rel]])[0]
-            self._docs[rel] = found.doc
         return found
 
     def span_at(self, rel: str, parts: JsonPath) -> Span:
-        """Position of `parts` in config `rel` (parsed on demand when this process did not
-        read that file: the fleet-wide phase of a parallel run)."""
-        if rel not in self._docs:
-            try:
-                self._docs[rel] = jsonc.parse_file(self.fleet.root / rel)
-            except OSError:
-                self._docs[rel] = None
-        doc = self._docs[rel]
+        """Position of `parts` in config `rel` (read on demand by `file_at` when this process
+        did not map that file: the fleet-wide phase of a parallel run)."""
+        f = self.file_at(rel)
+        doc = None if f is None else f.doc
         return Span(1, 1, 1, 1) if doc is None else doc.span(parts)
 
     def problem(self, t: TargetInfo, parts: JsonPath, message: str, **kw: Any) -> Problem:

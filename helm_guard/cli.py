@@ -53,11 +53,14 @@ def _build_parser(command: str | None) -> argparse.ArgumentParser:
     return parser
 
 
+def _command_of(args: Sequence[str]) -> str | None:
+    command = next((a for a in args if not a.startswith("-")), None)
+    return command if command in COMMANDS else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
-    command = next((a for a in args_list if not a.startswith("-")), None)
-    if command not in COMMANDS:
-        command = None
+    command = _command_of(args_list)
     parser = _build_parser(command)
     try:
         args = parser.parse_args(args_list)
@@ -99,7 +102,7 @@ _FAST_EXIT = frozenset({"check", "inspect"})
 
 def console_main() -> NoReturn:
     """The `helm-guard` console script and `python -m helm_guard`."""
-    command = next((a for a in sys.argv[1:] if not a.startswith("-")), None)
+    command = _command_of(sys.argv[1:])
     if command in _FAST_EXIT:
         gc.disable()
     code = main()

@@ -76,17 +76,7 @@ def _walk(root: Path, top: str, prune: frozenset[str]) -> Iterator[str]:
 def collect(f: ConfigFile, ctx: Context) -> Iterator[str]:
     """Wrangler configs inside this config's own directory tree (when it is a leaf)."""
     d = posixpath.dirname(f.rel)
-    if d not in _leaf_dirs(ctx):
-        return
-    # Most shop folders hold nothing but their config: a name list (no stat) settles those;
-    # a folder with anything else is walked entry by entry.
-    try:
-        names = os.listdir(os.path.join(str(ctx.fleet.root), d) if d else ctx.fleet.root)
-    except OSError:
-        return
-    if all(name in _NAMES for name in names):
-        yield from (f"{d}/{name}" if d else name for name in names)
-    else:  # (two configs in one leaf dir walk it twice: found is a set)
+    if d in _leaf_dirs(ctx):  # (two configs in one leaf dir walk it twice: found is a set)
         yield from _walk(ctx.fleet.root, d, frozenset())
 
 
