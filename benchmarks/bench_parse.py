@@ -5,7 +5,8 @@ a multi-line block comment, `//` and `/*` inside strings, trailing commas, an en
 of them, trailing comment lines), then times, in interleaved rounds, per file:
 
 * `json.loads` of the pre-stripped text: the floor anchor (see shared/notes/perf.md);
-* `parse_text`: our fast path (strip + `json.loads` with duplicate/constant hooks);
+* `parse_text`: our fast path (RapidJSON with a duplicate-key hook, see helm_guard/jsonc.py);
+* `_stdlib_value`: the stdlib fast path it falls back to (strip + `json.loads` with hooks);
 * `parse_tree`: our positional parser (what positions and errors cost);
 * `pyjson5.decode` (JSON5 semantics, no duplicate detection) and `json5.loads` (on a sample),
   if installed.
@@ -27,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from helm_guard.jsonc import _strip, parse_text  # noqa: E402
+from helm_guard.jsonc import _stdlib_value, _strip, parse_text  # noqa: E402
 from helm_guard.jsonc_tree import parse_tree  # noqa: E402
 
 WORDS = ["amber", "kiln", "birch", "cobalt", "dune", "ember", "fjord", "grove", "harbor", "iris"]
@@ -148,6 +149,7 @@ def main() -> None:
     methods: dict[str, tuple[Callable[[str], object], list[str]]] = {
         "json.loads(pre-stripped) [anchor]": (json.loads, stripped),
         "jsonc.parse_text (fast path)": (parse_text, texts),
+        "jsonc._stdlib_value (stdlib path)": (_stdlib_value, texts),
         "jsonc_tree.parse_tree (positional)": (parse_tree, texts),
     }
     try:

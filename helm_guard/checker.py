@@ -87,7 +87,8 @@ class Context:
         fleet-wide phase of a parallel run); None when it is not a config of the fleet."""
         found = self._files.get(rel)
         if found is None and rel in self.entries:
-            found = self._files[rel] = load_files(self.fleet, [self.entries[rel]])[0]
+            loaded = load_files(self.fleet, [self.entries[rel]])
+            found = self._files[rel] = loaded[0] if loaded else None  # type: ignore[assignment]
         return found
 
     def span_at(self, rel: str, parts: JsonPath) -> Span:
@@ -115,10 +116,26 @@ class Context:
 
 
 def load_files(fleet: Fleet, entries: Sequence[ConfigEntry] | None = None) -> list[ConfigFile]:
+    """Read, parse and resolve each config. An `unchecked` entry whose file does not exist is
+    no config after all: it is left out of the result."""
     files = []
     for entry in fleet.config_entries() if entries is None else entries:
+        data: bytes | None = None
+        if entry.unchecked and entry.linked is False:  # a plain directory: read, no follow
+            try:
+                data = jsonc.read_bytes(entry.path, follow=False)
+            except FileNotFoundError:
+                continue
+            except OSError:  # a symlink (ELOOP), or unreadable: it exists; the careful road
+                entry = entry._replace(linked=None, unchecked=False)
+        elif entry.unchecked:  # its directory passes through a symlink: the careful road
+            if not os.path.lexists(entry.path):
+                continue
+            entry = entry._replace(linked=None, unchecked=False)
         cf = ConfigFile(entry)
-        if not entry.inside(fleet.root):
+        if data is not None:
+            cf.doc = jsonc.parse_text(data, entry.path)
+        elif not entry.inside(fleet.root):
             cf.read_error = ("the path leads outside the fleet repository (a symlink?): "
                              "configs must live in the repository")
         else:
@@ -203,13 +220,15 @@ def _run_check(fleet: Fleet, fleet_doc: Document, wrangler_schema: Path | None,
     from helm_guard import rules as registry
     from helm_guard import schemas
 
-    entries = fleet.config_entries()
+    use_workers = parallel and min(os.cpu_count() or 1, 8) > 1 and _can_fork()
+    # in parallel, the workers find out which candidate configs exist (they open them anyway)
+    entries, pending = fleet.config_candidates() if use_workers else (fleet.config_entries(), {})
     disabled = disabled_rules_from_env()
     active = [m for m in (rules if rules is not None else registry.all_rules())
               if m.ID not in disabled]
     validator = schemas.validator_for_file(wrangler_schema) if wrangler_schema else None
     workers = min(os.cpu_count() or 1, 8)
-    if parallel and workers > 1 and len(entries) >= PARALLEL_MIN_FILES and _can_fork():
+    if use_workers and len(entries) >= PARALLEL_MIN_FILES:
         ctx = Context(fleet, [], fleet_doc)
         ctx.wrangler_validator = validator
         ctx.covered = frozenset(e.rel for e in entries)
@@ -224,7 +243,9 @@ def _run_check(fleet: Fleet, fleet_doc: Document, wrangler_schema: Path | None,
     else:
         ctx = Context(fleet, load_files(fleet, entries), fleet_doc)
         ctx.wrangler_validator = validator
-        parts = [_map(ctx, active, skip_clean)]
+        parts = [_with_absent(_map(ctx, active, skip_clean), entries, ctx.files)]
+    if pending:
+        entries = _drop_absent(ctx, entries, pending, parts)
     findings: list[Finding] = [f for part in parts for f in part.findings]
     for module in active:
         if module.SCOPE == "fleet":
@@ -236,11 +257,28 @@ def _run_check(fleet: Fleet, fleet_doc: Document, wrangler_schema: Path | None,
     return CheckResult(findings, len(entries), targets, shops, ctx)
 
 
+def _drop_absent(ctx: Context, entries: list[ConfigEntry], pending: dict[str, list[str]],
+                 parts: list[_MapResult]) -> list[ConfigEntry]:
+    """Forget the candidate configs the map phase found missing; a pattern none of whose
+    candidates exists matches no file (a configuration error, as `Fleet.config_entries`)."""
+    absent = {rel for part in parts for rel in part.absent}
+    for pattern, rels in pending.items():
+        if all(rel in absent for rel in rels):
+            raise ctx.fleet.no_match(pattern)
+    if not absent:
+        return entries
+    ctx.covered = ctx.covered - absent
+    for rel in absent:
+        ctx.entries.pop(rel, None)
+    return [e for e in entries if e.rel not in absent]
+
+
 class _MapResult(NamedTuple):
     findings: list[Finding]
     collected: dict[str, list[Any]]
     targets: int
     shops: set[str]
+    absent: list[str]  # unchecked candidate configs that turned out not to exist
 
 
 def _map(ctx: Context, active: Sequence[ModuleType], skip_clean: bool) -> _MapResult:
@@ -261,7 +299,7 @@ def _map(ctx: Context, active: Sequence[ModuleType], skip_clean: bool) -> _MapRe
             collected[module.ID] = [module.summarize(items)] if hasattr(module, "summarize") \
                 else items
     shops = {t.shop for t in ctx.targets if t.shop}
-    return _MapResult(findings, collected, len(ctx.targets), shops)
+    return _MapResult(findings, collected, len(ctx.targets), shops, [])
 
 
 _FORK_STATE: tuple[Context, list[list[ConfigEntry]], Sequence[ModuleType], bool] | None = None
@@ -274,12 +312,22 @@ def _can_fork() -> bool:
 def _map_chunk(index: int) -> _MapResult:
     assert _FORK_STATE is not None
     template, chunks, active, skip_clean = _FORK_STATE
-    ctx = Context(template.fleet, load_files(template.fleet, chunks[index]), template.fleet_doc)
+    chunk = chunks[index]
+    ctx = Context(template.fleet, load_files(template.fleet, chunk), template.fleet_doc)
     ctx.wrangler_validator = template.wrangler_validator
     ctx._owners = template._owners
     ctx.covered = template.covered
     ctx.cache = template.cache
-    return _map(ctx, active, skip_clean)
+    return _with_absent(_map(ctx, active, skip_clean), chunk, ctx.files)
+
+
+def _with_absent(result: _MapResult, entries: Sequence[ConfigEntry],
+                 files: Sequence[ConfigFile]) -> _MapResult:
+    """`result`, noting the entries `load_files` left out (candidates that do not exist)."""
+    if len(files) == len(entries):
+        return result
+    present = {f.rel for f in files}
+    return result._replace(absent=[e.rel for e in entries if e.rel not in present])
 
 
 def _map_parallel(ctx: Context, chunks: list[list[ConfigEntry]],

@@ -18,7 +18,6 @@ resolve to exactly one registered tenant; every resource identity belongs to one
 from __future__ import annotations
 
 import os
-import posixpath
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -65,6 +64,10 @@ class ConfigEntry(NamedTuple):
     layout: str  # "shop-per-file" | "env-per-shop"
     slug: str | None  # shop-per-file: the folder name
     linked: bool | None = None  # whether the path passes through a symlink; None: not known
+    # True: found by `Fleet.config_candidates` without looking the file up; whoever opens it
+    # learns whether it exists (then no match) and whether it is a symlink (`linked` is then
+    # only about its directory)
+    unchecked: bool = False
 
     def inside(self, root: Path) -> bool:
         """False when a symlink leads outside the fleet root (checked where the file is read,
@@ -156,27 +159,44 @@ class Fleet:
     def config_entries(self) -> list[ConfigEntry]:
         """Every config file named by `configs`, sorted, each once. A pattern that matches
         nothing or a path outside the fleet root is a configuration error."""
+        return self.config_candidates(check=True)[0]
+
+    def no_match(self, pattern: str) -> UsageError:
+        return UsageError(f"{self.path}: configs pattern {pattern!r} matches no file",
+                          hint="fix the pattern, or add the missing config file")
+
+    def config_candidates(self, *, check: bool = False
+                          ) -> tuple[list[ConfigEntry], dict[str, list[str]]]:
+        """Like `config_entries`, but (unless `check`) without looking up the last part of a
+        pattern like `shops/*/wrangler.jsonc`: those entries are `unchecked` candidates, and
+        the second value maps each such pattern to all its candidates, so that the caller,
+        once it knows which are missing, can tell whether the pattern matched any file (see
+        `checker.run_check`)."""
         out: dict[str, ConfigEntry] = {}
+        pending: dict[str, list[str]] = {}
         root = str(self.root)
+        posix = os.sep == "/"
+        prefix = root if root.endswith("/") else root + "/"
         for spec in self.data.get("configs", ()):
             if isinstance(spec, str):
                 spec = {"glob": spec}
             pattern = spec["glob"]
             layout = spec.get("layout", "shop-per-file")
-            matches = globs.expand(root, pattern)
+            defer = not check and globs.defers_last(pattern)
+            matches = globs.expand(root, pattern, check_last=not defer)
             if not matches:
-                raise UsageError(
-                    f"{self.path}: configs pattern {pattern!r} matches no file",
-                    hint="fix the pattern, or add the missing config file",
-                )
+                raise self.no_match(pattern)
             per_file = layout == "shop-per-file"
             for rel, linked in matches:
-                rel_posix = rel.replace(os.sep, "/")
+                rel_posix = rel if posix else rel.replace(os.sep, "/")
                 if rel_posix not in out:
-                    slug = posixpath.basename(posixpath.dirname(rel_posix)) if per_file else None
-                    out[rel_posix] = ConfigEntry(os.path.join(root, rel), rel_posix, layout, slug,
-                                                 linked)
-        return [out[k] for k in sorted(out)]
+                    slug = rel_posix.rpartition("/")[0].rpartition("/")[2] if per_file else None
+                    out[rel_posix] = ConfigEntry(prefix + rel if posix else
+                                                 os.path.join(root, rel), rel_posix, layout,
+                                                 slug, linked, defer)
+            if defer:
+                pending[pattern] = [rel for rel, _ in matches]
+        return [out[k] for k in sorted(out)], pending
 
 
 def _render(template: str, slug: str, stage: str | None = None) -> str:

@@ -8,6 +8,11 @@ a symlink, so the readers need not `lstat` every component again (a symlink can 
 outside the fleet repository). Anything else (`**`, `.`/`..` parts, absolute patterns,
 non-POSIX systems) goes to `glob.glob`, with the link question left open (`None`).
 
+With `check_last=False` a literal last part (`wrangler.jsonc`) is not looked up at all: the
+candidates come back unchecked, and whoever opens them learns whether they exist (a missing
+file is then simply no match). On 10,000 shops that moves 10,000 `lstat` calls out of the
+serial start of a check into the parallel readers, which open every file anyway.
+
 Matching follows `glob`: `fnmatch` per part, a wildcard part that does not start with `.` does
 not match hidden names, intermediate wildcard parts match only directories (links followed),
 and a literal part matches anything that exists (`lexists`: a dangling link too).
@@ -22,22 +27,43 @@ import re
 import stat
 from collections.abc import Callable, Sequence
 
-__all__ = ["expand"]
+__all__ = ["defers_last", "expand"]
 
 _MAGIC = re.compile(r"[*?[]")
 
 
-def expand(root: str, pattern: str) -> Sequence[tuple[str, bool | None]]:
-    """`(relative path, passes through a symlink)` for every match of `pattern` under `root`,
-    in no particular order. The flag is None where this module cannot tell."""
+def _fast_parts(pattern: str) -> list[str] | None:
+    """The pattern's parts when this module expands it itself; None: `glob.glob` does."""
     parts = pattern.split("/")
     if os.sep != "/" or any(p in ("", ".", "..") or "**" in p for p in parts):
+        return None
+    return parts
+
+
+def defers_last(pattern: str) -> bool:
+    """Whether `expand(..., check_last=False)` leaves the matches of `pattern` unchecked."""
+    parts = _fast_parts(pattern)
+    return parts is not None and _MAGIC.search(parts[-1]) is None
+
+
+def expand(root: str, pattern: str, *,
+           check_last: bool = True) -> Sequence[tuple[str, bool | None]]:
+    """`(relative path, passes through a symlink)` for every match of `pattern` under `root`,
+    in no particular order. The flag is None where this module cannot tell. With
+    `check_last=False` and `defers_last(pattern)`, the last part is not looked up: the paths
+    are candidates that may not exist, and the flag says whether their *directory* passes
+    through a symlink."""
+    parts = _fast_parts(pattern)
+    if parts is None:
         return [(rel, None) for rel in glob.glob(pattern, root_dir=root, recursive=True)]
     level: list[tuple[str, bool]] = [("", False)]
     last = len(parts) - 1
     for i, part in enumerate(parts):
         found: list[tuple[str, bool]] = []
-        if _MAGIC.search(part) is None:
+        if i == last and not check_last and _MAGIC.search(part) is None:
+            found = [(f"{rel_dir}/{part}" if rel_dir else part, linked)
+                     for rel_dir, linked in level]
+        elif _MAGIC.search(part) is None:
             for rel_dir, linked in level:
                 rel = f"{rel_dir}/{part}" if rel_dir else part
                 try:

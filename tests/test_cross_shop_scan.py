@@ -12,7 +12,7 @@ from typing import Any
 from helm_guard.checker import Context, Problem, TargetInfo, load_files
 from helm_guard.fleet import load_fleet
 from helm_guard.rules import hg801_cross_shop_reference as hg801
-from tests.fleets import ACME, ACME_ID, BRAVO_ID, copy_example
+from tests.fleets import ACME, ACME_ID, BRAVO_ID, copy_example, edit
 
 WORDS = ["helm-bravo-db", "helm-bravo", "helm-acme-db", "bravo.shops.example", BRAVO_ID,
          ACME_ID, "helm-charlie-assets", "x.helm-bravo", "helm-bravo-orders", "plain",
@@ -73,3 +73,49 @@ def test_prescan_matches_a_plain_scan(tmp_path: Path) -> None:
         assert sorted(p[2:4] for p in fast) == sorted(p[2:4] for p in slow)
         reported += len(slow)
     assert reported > 100  # the random configs did name other shops
+
+
+def _sieve_for(fleet_dir: Path) -> tuple[hg801._Sieve, Context]:
+    fleet = load_fleet(fleet_dir / "helm-fleet.jsonc")
+    assert fleet.doc is not None
+    ctx = Context(fleet, load_files(fleet), fleet.doc)
+    return hg801._Sieve(ctx), ctx
+
+
+def test_sieve_sees_every_owned_identity(tmp_path: Path) -> None:
+    """The sieve may only say "names nothing" of a text holding no key of the owner index: on
+    every key, in any case, inside any surrounding text, it says "may name"."""
+    copy_example(tmp_path)
+    edit(tmp_path / "helm-fleet.jsonc", '"charlie": {"database_id"',
+         '"charlie": {"kv_namespaces": ["0123456789abcdef0123456789abcdef"], '
+         '"preview_bucket_name": "charlie-preview", "database_id"')
+    sieve, ctx = _sieve_for(tmp_path)
+    assert sieve.usable and sieve.chunks == ("helm-",) and sieve.uuid and sieve.hex32
+    assert set(sieve.others) == {"acme.shops.example", "bravo.shops.example", "charlie-preview"}
+    rng = random.Random(802)
+    keys = list(ctx.owners)
+    assert len(keys) > 15
+    for _ in range(3000):
+        key = rng.choice(keys)
+        cased = "".join(c.upper() if rng.random() < 0.5 else c for c in key)
+        text = rng.choice(["", "x", "https://", "a\n", "0", "_", "-"]) + cased + rng.choice(
+            ["", "/", "-orders", ".example", "f", "\n"])
+        assert sieve.may_name(text), text
+    # and it does rule texts out: that is what it is for
+    for text in ["value 0 for acme", "https://acme.example/", "1a9e6c1e-0d6a", "DB", "",
+                 "acme.shops.exampl", "0123456789abcdef0123456789abcde"]:
+        assert not sieve.may_name(text), text
+
+
+def test_sieve_steps_aside_when_it_cannot_vouch(tmp_path: Path) -> None:
+    copy_example(tmp_path)
+    fleet_file = tmp_path / "helm-fleet.jsonc"
+    edit(fleet_file, '"worker": "helm-{slug}"', '"worker": "{slug}"')  # no literal part
+    sieve, _ = _sieve_for(tmp_path)
+    assert not sieve.usable and sieve.may_name("anything at all")
+    copy_example(tmp_path / "many")
+    routes = ", ".join(f'"r{i}.shops.example"' for i in range(hg801._MAX_OTHER_KEYS))
+    edit(tmp_path / "many" / "helm-fleet.jsonc", '"routes": ["acme.shops.example"]',
+         f'"routes": ["acme.shops.example", {routes}]')
+    sieve, _ = _sieve_for(tmp_path / "many")
+    assert not sieve.usable and sieve.may_name("plain")

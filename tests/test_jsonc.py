@@ -23,12 +23,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from helm_guard.jsonc import (
+    _RAPID,
     Document,
     Duplicate,
     ParseError,
     Span,
     _Decline,
     _fast_value,
+    _rapid_can_read,
+    _stdlib_value,
     format_json_path,
     parse_file,
     parse_text,
@@ -209,8 +212,9 @@ def test_rejects_like_jsonc_parser(text: str, code: str, line: int, col: int) ->
     assert doc.value is None
     assert doc.duplicates == ()
     assert doc.error is not None and doc.error.message.startswith(code + ": ")
-    with pytest.raises(_Decline):  # the fast path must never accept these
-        _fast_value(text.removeprefix("\ufeff"))
+    for engine in (_fast_value, _stdlib_value):  # the fast path must never accept these
+        with pytest.raises(_Decline):
+            engine(text.removeprefix("\ufeff"))
 
 
 def test_error_messages_say_what_was_expected() -> None:
@@ -475,18 +479,51 @@ def offset(text: str, line: int, col: int) -> int:
     return starts[line - 1] + col - 1
 
 
+_HIGH = r"\\u[dD][89abAB][0-9a-fA-F]{2}"
+_LONE_SURROGATE = re.compile(rf"{_HIGH}(?!\\u[dD][c-fC-F])|(?<!{_HIGH})\\u[dD][c-fC-F]")
+
+
+def rapid_refuses_valid(text: str) -> bool:
+    """The valid texts RapidJSON declines (the positional parser then reads them): a number
+    beyond double range, an escaped lone surrogate, nesting deeper than 1,000."""
+    return (bool(re.search(r"[eE]\+?[0-9]{3}", text)) or bool(_LONE_SURROGATE.search(text))
+            or text.count("[") + text.count("{") > 1000)
+
+
+def test_rapidjson_guard_sends_its_blind_spots_to_the_stdlib_path() -> None:
+    """RapidJSON reads these differently from jsonc-parser; `_rapid_can_read` keeps them away
+    from it, and the answer is jsonc-parser's."""
+    assert _RAPID is not None, "python-rapidjson is a dependency: pip install -e '.[test]'"
+    blind = {
+        "[1]\x00junk": None,  # RapidJSON stops at the NUL and returns [1]
+        "[1, // c\r 2\n]": [1, 2],  # RapidJSON reads the comment on to the LF: [1]
+        "[NaN]": None,  # a number to RapidJSON
+        '{"a": -Infinity}': None,
+    }
+    for text, wrangler_value in blind.items():
+        assert _RAPID(text) != wrangler_value  # type: ignore[operator]
+        assert not _rapid_can_read(text)
+        doc = parse_text(text)
+        assert doc.value == wrangler_value and (doc.error is None) == (wrangler_value is not None)
+    assert _rapid_can_read('{\r\n  "a": 1 // CRLF is fine\r\n}')
+    assert _LONE_SURROGATE.search('"\\ud83d"') and not _LONE_SURROGATE.search('"\\ud83d\\ude00"')
+
+
 def assert_paths_agree(text: str) -> Document:
     """The fast path and the positional parser agree on acceptance and value."""
     doc = parse_text(text)
     tree = parse_tree(doc.text)
     assert doc.text == text.removeprefix("\ufeff")
-    try:
-        fast: object = _fast_value(doc.text)
-    except _Decline:
-        assert tree.error is not None or tree.duplicates, f"fast path declined valid {text!r}"
-    else:
-        assert tree.error is None and not tree.duplicates
-        assert fast == tree.value
+    for engine in (_fast_value, _stdlib_value):  # RapidJSON (when it can read it), stdlib
+        try:
+            fast: object = engine(doc.text)
+        except _Decline:
+            assert tree.error is not None or tree.duplicates or (
+                engine is _fast_value and rapid_refuses_valid(doc.text)
+            ), f"{engine.__name__} declined valid {text!r}"
+        else:
+            assert tree.error is None and not tree.duplicates, (engine.__name__, text)
+            assert fast == tree.value, (engine.__name__, text)
     assert (doc.error is None) == (tree.error is None)
     assert doc.value == tree.value
     return doc

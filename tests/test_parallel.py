@@ -122,3 +122,59 @@ def test_a_failing_or_dying_worker_fails_the_check(tmp_path: Path, monkeypatch) 
     # and a healthy run afterwards still works (no stale state, no stray children)
     monkeypatch.setattr(checker, "_map_chunk", real)
     assert run_check(fleet, fleet.doc, parallel=True).findings == []
+
+
+def test_parallel_discovery_learns_which_candidates_exist(tmp_path: Path) -> None:
+    """In parallel the workers, not the parent, find out whether `shops/<dir>/wrangler.jsonc`
+    exists (they open it anyway). Missing files, symlinks (inside, outside, dangling) and a
+    directory named like a config must come out exactly as the serial check's lookups say."""
+    import pytest
+
+    from helm_guard.errors import UsageError
+
+    root = tmp_path / "fleet"
+    slugs = _fleet(root, PARALLEL_MIN_FILES + 20)
+    shops = root / "shops"
+    outside = tmp_path / "outside"
+    (outside / "shop").mkdir(parents=True)
+    (outside / "x.jsonc").write_text("{}")
+    (outside / "shop" / "wrangler.jsonc").write_text("{}")
+    (shops / slugs[3] / "wrangler.jsonc").unlink()  # a registered shop without its config
+    (shops / "notes").mkdir()  # a folder with no config at all
+    (shops / slugs[4] / "wrangler.jsonc").unlink()
+    (shops / slugs[4] / "wrangler.jsonc").symlink_to("gone.jsonc")  # dangling
+    (shops / slugs[5] / "wrangler.jsonc").unlink()
+    (shops / slugs[5] / "wrangler.jsonc").symlink_to(outside / "x.jsonc")  # leads outside
+    (shops / "elsewhere").symlink_to(outside / "shop", target_is_directory=True)
+    (shops / slugs[6] / "wrangler.jsonc").rename(shops / slugs[6] / "real.jsonc")
+    (shops / slugs[6] / "wrangler.jsonc").symlink_to("real.jsonc")  # inside: fine
+    (shops / "odd" / "wrangler.jsonc").mkdir(parents=True)  # a directory
+    fleet = load_fleet(root / "helm-fleet.jsonc")
+    assert fleet.doc is not None
+    serial = run_check(fleet, fleet.doc)
+    parallel = run_check(fleet, fleet.doc, parallel=True)
+    if (os.cpu_count() or 1) > 1:
+        assert parallel.context.files == [], "the check did not fork"
+    assert parallel.findings == serial.findings
+    assert (parallel.files, parallel.targets, parallel.shops) == \
+        (serial.files, serial.targets, serial.shops)
+    assert parallel.files == len(slugs) - 1 + 2  # minus the missing one, plus odd/elsewhere
+    assert parallel.context.covered == serial.context.covered
+    assert f"shops/{slugs[3]}/wrangler.jsonc" not in parallel.context.covered
+    messages = {(f.rule, f.path): f.message for f in serial.findings}
+    assert "cannot read the file" in messages["HG103", f"shops/{slugs[4]}/wrangler.jsonc"]
+    assert "outside the fleet" in messages["HG103", f"shops/{slugs[5]}/wrangler.jsonc"]
+    assert "outside the fleet" in messages["HG103", "shops/elsewhere/wrangler.jsonc"]
+    assert "is a directory" in messages["HG103", "shops/odd/wrangler.jsonc"]
+    assert ("HG103", f"shops/{slugs[6]}/wrangler.jsonc") not in messages
+    assert ("HG602", "helm-fleet.jsonc") in messages  # slugs[3] is registered, not deployed
+
+    # a pattern whose every candidate is missing matches no file, in both modes
+    (root / "extra" / "a").mkdir(parents=True)
+    _edit(root / "helm-fleet.jsonc", '"configs": ["shops/*/wrangler.jsonc"]',
+          '"configs": ["shops/*/wrangler.jsonc", "extra/*/wrangler.jsonc"]')
+    fleet = load_fleet(root / "helm-fleet.jsonc")
+    assert fleet.doc is not None
+    for mode in (False, True):
+        with pytest.raises(UsageError, match="'extra/\\*/wrangler.jsonc' matches no file"):
+            run_check(fleet, fleet.doc, parallel=mode)

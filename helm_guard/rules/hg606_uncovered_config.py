@@ -74,10 +74,12 @@ def _walk(root: Path, top: str, prune: frozenset[str]) -> Iterator[str]:
 
 
 def collect(f: ConfigFile, ctx: Context) -> Iterator[str]:
-    """Wrangler configs inside this config's own directory tree (when it is a leaf)."""
+    """Uncovered wrangler configs inside this config's own directory tree, when it is a leaf
+    (the covered ones, nearly all, need not travel back from a worker)."""
     d = posixpath.dirname(f.rel)
     if d in _leaf_dirs(ctx):  # (two configs in one leaf dir walk it twice: found is a set)
-        yield from _walk(ctx.fleet.root, d, frozenset())
+        covered = ctx.covered
+        yield from (rel for rel in _walk(ctx.fleet.root, d, frozenset()) if rel not in covered)
 
 
 def check(ctx: Context, collected: list[str]) -> Iterator[Problem]:

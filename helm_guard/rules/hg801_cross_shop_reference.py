@@ -62,6 +62,71 @@ def _candidate_re(ctx: Context) -> re.Pattern[str]:
     return pattern
 
 
+_UUID_KEY = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_HEX32_KEY = re.compile(r"[0-9a-f]{32}")
+_LOOKUP_KEY = re.compile(r"[a-z0-9_.-]+")  # what a (lowercased) candidate can be made of
+_HEX_SHAPE = str.maketrans({**{chr(c): " " for c in range(128)},
+                            **{c: "h" for c in "0123456789abcdef"}, "-": "-"})
+_UUID_SHAPE = "hhhhhhhh-hhhh-hhhh-hhhh-hhhhhhhhhhhh"
+_HEX32_SHAPE = "h" * 32
+_MAX_OTHER_KEYS = 16
+
+
+class _Sieve:
+    """A necessary condition, in C-speed string tests, for a text to contain any owned
+    identity. Every identity the scan can look up is a lowercased substring of the text, so a
+    text that contains none of the owner index's keys names nothing. Each key is vouched for
+    by one test: it holds a literal part of a naming template (`helm-`), it is a registry id
+    (its hex shape shows in the text's hex shape), or it is one of a few other keys (tested
+    one by one). Keys the scan can never produce (a route with `/*`) need no test. A fleet
+    where this does not cover every key (a naming template without literal text, many
+    registered routes) gets no sieve: every target is scanned."""
+
+    def __init__(self, ctx: Context) -> None:
+        # one literal part per naming template, preferring a part all templates share (`helm-`)
+        parts = [[p.lower() for p in re.split(r"\{slug\}|\{stage\}", t) if p]
+                 for t in ctx.fleet.naming.values()]
+        self.usable = all(parts) and not any("{" in p or "}" in p for ps in parts for p in ps)
+        shared = {p: sum(p in ps for ps in parts) for ps in parts for p in ps}
+        self.chunks = tuple(sorted({max(ps, key=lambda p: (shared[p], len(p))) for ps in parts
+                                    if ps}))
+        self.uuid = self.hex32 = False
+        keys = list(ctx.owners) if self.usable else []
+        for chunk in self.chunks:  # a rendered name holds its template's literal parts
+            keys = [k for k in keys if chunk not in k]
+        others: list[str] = []
+        for key in keys:
+            if _UUID_KEY.fullmatch(key):
+                self.uuid = True
+            elif _HEX32_KEY.fullmatch(key):
+                self.hex32 = True
+            elif _LOOKUP_KEY.fullmatch(key):  # else no candidate can ever be this key
+                others.append(key)
+        if len(others) > _MAX_OTHER_KEYS:
+            self.usable = False
+        self.others = tuple(others)
+
+    def may_name(self, text: str) -> bool:
+        """False only when `text` contains no key of the owner index."""
+        if not self.usable:
+            return True
+        low = text.lower()
+        if any(c in low for c in self.chunks) or any(k in low for k in self.others):
+            return True
+        if self.uuid or self.hex32:
+            shape = low.translate(_HEX_SHAPE)
+            return (self.uuid and _UUID_SHAPE in shape) or (self.hex32 and _HEX32_SHAPE in shape)
+        return False
+
+
+def _sieve(ctx: Context) -> _Sieve:
+    key = f"{ID}:sieve"
+    if key not in ctx.cache:
+        ctx.cache[key] = _Sieve(ctx)
+    sieve: _Sieve = ctx.cache[key]
+    return sieve
+
+
 def _strings(value: Any, parts: JsonPath) -> Iterator[tuple[JsonPath, str]]:
     stack: list[tuple[Any, JsonPath]] = [(value, parts)]
     while stack:
@@ -128,8 +193,11 @@ def check(t: TargetInfo, ctx: Context) -> Iterator[Problem]:
     for key in keys:
         _texts(target.get(key), texts, _SKIP_FIELDS.get(key, frozenset()))
     # one scan over every string; paths are only worked out when a foreign identity shows up
+    blob = "\n".join(texts)
+    if not _sieve(ctx).may_name(blob):
+        return
     foreign = set()
-    for cand in set(pattern.findall("\n".join(texts))):
+    for cand in set(pattern.findall(blob)):
         owner = _owner_of_candidate(ctx, cand)
         if owner is not None and owner != t.tenant:
             foreign.add(cand)
