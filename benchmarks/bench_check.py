@@ -1,7 +1,8 @@
 """Benchmark `helm-guard check` on a synthetic 10,000-shop fleet (see fleetgen.py) and print,
 in one run: the floor (one process reading every file and json.loads of its comment-stripped
 text), helm-guard check on the whole fleet, check-jsonschema on the same files against the same
-shop schema (the peer), a 10-shop fleet checked by a fresh process, and peak memory.
+shop schema (the peer), a 10-shop fleet checked by a fresh process, peak memory, and the
+engine alone (the same check with every rule switched off: what no rule can make cheaper).
 
     python benchmarks/bench_check.py [--shops 10000] [--runs 3] [--skip-peer]
 """
@@ -43,17 +44,19 @@ print(n)
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
-def timed(cmd: list[str], cwd: Path, runs: int) -> tuple[float, int, int]:
+def timed(cmd: list[str], cwd: Path, runs: int,
+          env: dict[str, str] | None = None) -> tuple[float, int, int]:
     """Median wall seconds, exit code and peak RSS (KiB) of `cmd` over `runs` fresh processes
     (after one warm-up run)."""
-    subprocess.run(cmd, cwd=cwd, capture_output=True, check=False, env=ENV)
+    env = ENV if env is None else env
+    subprocess.run(cmd, cwd=cwd, capture_output=True, check=False, env=env)
     walls = []
     rc = 0
     peak = 0
     for _ in range(runs):
         before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         t0 = time.perf_counter()
-        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, check=False, env=ENV)
+        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, check=False, env=env)
         walls.append(time.perf_counter() - t0)
         rc = proc.returncode
         peak = max(peak, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before)
@@ -83,6 +86,13 @@ def main() -> int:
         check, rc, _ = timed([py, "-m", "helm_guard", "check", "--format", "text"], fleet,
                              args.runs)
         _, _, peak = timed([py, "-m", "helm_guard", "check"], fleet, 1)
+        # the engine alone: discovery, parsing, resolving, the fork, with every rule switched
+        # off (the test seam): what no rule can make cheaper
+        ids = subprocess.run([py, "-c", "from helm_guard import rules; print(','.join("
+                              "m.ID for m in rules.all_rules()))"], capture_output=True,
+                             text=True, check=True, env=ENV).stdout.strip()
+        engine, _, _ = timed([py, "-m", "helm_guard", "check"], fleet, args.runs,
+                             {**ENV, "HELM_GUARD_TEST_DISABLE_RULES": ids})
         small_wall, small_rc, _ = timed([py, "-m", "helm_guard", "check"], small, 5)
         results = {
             "shops": args.shops, "files": len(files),
@@ -90,6 +100,7 @@ def main() -> int:
             "check_s": round(check, 3), "check_exit": rc,
             "check_over_floor": round(check / floor, 2),
             "check_peak_mb": round(peak / 1024, 1),
+            "engine_no_rules_s": round(engine, 3),
             "small_fleet_fresh_process_ms": round(small_wall * 1000, 1),
             "small_fleet_exit": small_rc,
         }
@@ -103,7 +114,7 @@ def main() -> int:
         print(json.dumps(results, indent=2))
         print(f"\nfloor {floor:.3f} s | helm-guard check {check:.3f} s "
               f"({check / floor:.1f}x floor) | 10-shop fresh process {small_wall * 1000:.0f} ms"
-              f" | peak {peak / 1024:.0f} MB"
+              f" | peak {peak / 1024:.0f} MB | engine, no rules {engine:.3f} s"
               + ("" if args.skip_peer else
                  f" | check-jsonschema {results['peer_check_jsonschema_s']} s "
                  f"({results['speedup_vs_peer']}x slower than helm-guard)"))

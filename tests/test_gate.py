@@ -688,16 +688,3 @@ def test_ten_thousand_shops_batches_and_summary(helm, tmp_path: Path) -> None:
     assert len(r.summary.encode("utf-8")) < 1024 * 1024
     assert "### Affected shops (10,000)" in r.summary
     assert elapsed < 30, f"gate took {elapsed:.1f} s"
-
-
-def test_entries_from_rels_matches_config_entries() -> None:
-    from helm_guard.changes import entries_from_rels
-    from helm_guard.fleet import load_fleet
-    from tests.fleets import EXAMPLE
-
-    fleet = load_fleet(EXAMPLE / "helm-fleet.jsonc")
-    globbed = fleet.config_entries()
-    rebuilt = entries_from_rels(fleet, [e.rel for e in globbed])
-    # rebuilt entries do not know whether a path crosses a symlink: the reader checks it
-    assert rebuilt == [e._replace(linked=None) for e in globbed]
-    assert entries_from_rels(fleet, ["elsewhere/wrangler.jsonc"]) is None

@@ -586,6 +586,34 @@ def test_mutated_jsonc_never_raises(
         assert doc.error.line >= 1 and doc.error.col >= 1
 
 
+def test_rapidjson_never_accepts_what_the_positional_parser_rejects() -> None:
+    """RapidJSON is a different parser: on thousands of mutated real-world and JSONC-heavy
+    texts (comments, trailing commas, CR/LF, NUL, NaN, surrogates, odd numbers), whatever the
+    fast path accepts, jsonc-parser's port accepts too, with the same value and no duplicate."""
+    rng = random.Random(2026)
+    seeds = [WRANGLER, TWO_PRODS, '{"a": [1, 2.5e-3, -0, {"b": null}], "c": "x//y/*z*/",}',
+             '{\r\n  "s": "\\ud83d\\ude00", // c\r\n  "n": 1E+2,\r\n}']
+    if CORPUS.is_dir():
+        seeds += [f.read_text(encoding="utf-8-sig") for f in sorted(CORPUS.iterdir())[:40]]
+    alphabet = [*MUTATION_ALPHABET, "//", "/*", "*/", ",]", ",}", "NaN", "Infinity", "\r\n",
+                "1e400", "\\ud800", '"a": 1,', "true", "null"]
+    accepted = 0
+    for _ in range(4000):
+        text = rng.choice(seeds)
+        for _ in range(rng.randint(1, 4)):
+            i = rng.randint(0, len(text))
+            text = text[:i] + rng.choice(alphabet) + text[i + rng.randint(0, 2):]
+        try:
+            value = _fast_value(text)
+        except _Decline:
+            continue
+        accepted += 1
+        tree = parse_tree(text)
+        assert tree.error is None and not tree.duplicates, text
+        assert json.dumps(value) == json.dumps(tree.value), text  # types too: 1 is not 1.0
+    assert accepted > 1000  # the mutations left enough valid texts to mean something
+
+
 # --- the real world -----------------------------------------------------------------------------
 
 

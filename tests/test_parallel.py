@@ -160,6 +160,9 @@ def test_parallel_discovery_learns_which_candidates_exist(tmp_path: Path) -> Non
         (serial.files, serial.targets, serial.shops)
     assert parallel.files == len(slugs) - 1 + 2  # minus the missing one, plus odd/elsewhere
     assert parallel.context.covered == serial.context.covered
+    # what the gate plans from: the same config entries as a checked discovery, in order
+    assert [(e.rel, e.layout, e.slug) for e in parallel.context.entries.values()] == \
+        [(e.rel, e.layout, e.slug) for e in fleet.config_entries()]
     assert f"shops/{slugs[3]}/wrangler.jsonc" not in parallel.context.covered
     messages = {(f.rule, f.path): f.message for f in serial.findings}
     assert "cannot read the file" in messages["HG103", f"shops/{slugs[4]}/wrangler.jsonc"]

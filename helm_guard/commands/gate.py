@@ -131,12 +131,8 @@ def gate(fleet_path: str | None, *, base: str | None, head: str, allow: Sequence
     ctx = result.context
     fleet = ctx.fleet
     repo = fleet.root
-    # the parallel check keeps no parsed files: entries again (cheap), files on demand
-    if ctx.files:
-        entries = [f.entry for f in ctx.files]
-    else:
-        entries = ch.entries_from_rels(fleet, ctx.covered) or fleet.config_entries()
-    view = ch.HeadView(fleet, entries, ctx.files)
+    # the parallel check keeps no parsed files: its config entries, files parsed on demand
+    view = ch.HeadView(fleet, list(ctx.entries.values()), ctx.files)
     remote = remote or (fleet.data.get("state") or {}).get("remote") or "origin"
     reasons: list[tuple[str, str]] = []
     if result.findings:
