@@ -9,8 +9,8 @@ import os
 import uuid
 from pathlib import Path
 
-from helm_guard.checker import PARALLEL_MIN_FILES, run_check
-from helm_guard.fleet import load_fleet
+from helm_guard.checker import PARALLEL_MIN_FILES, CheckResult, run_check
+from helm_guard.fleet import Fleet, load_fleet
 
 ACCOUNT = "0123456789abcdef0123456789abcdef"
 
@@ -63,6 +63,20 @@ def _edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new))
 
 
+def _both_ways(root: Path) -> tuple[Fleet, CheckResult, CheckResult]:
+    """The fleet at `root` checked serially and in parallel (forked), which must agree."""
+    fleet = load_fleet(root / "helm-fleet.jsonc")
+    assert fleet.doc is not None
+    serial = run_check(fleet, fleet.doc)
+    parallel = run_check(fleet, fleet.doc, parallel=True)
+    if (os.cpu_count() or 1) > 1:
+        assert parallel.context.files == [], "the check did not fork"
+    assert parallel.findings == serial.findings
+    assert (parallel.files, parallel.targets, parallel.shops) == \
+        (serial.files, serial.targets, serial.shops)
+    return fleet, serial, parallel
+
+
 def test_parallel_and_serial_checks_agree(tmp_path: Path) -> None:
     n = PARALLEL_MIN_FILES + 100
     slugs = _fleet(tmp_path, n)
@@ -75,15 +89,7 @@ def test_parallel_and_serial_checks_agree(tmp_path: Path) -> None:
     _edit(shop / slugs[20] / "wrangler.jsonc", '"vars": {', '"vars": {"TOKEN": "s3cr3t-value", ')
     (shop / slugs[30] / "wrangler.json").write_text("{}")  # a stray config
     (shop / slugs[40] / "wrangler.jsonc").write_text('{"name": ')  # a syntax error
-    fleet = load_fleet(tmp_path / "helm-fleet.jsonc")
-    assert fleet.doc is not None
-    serial = run_check(fleet, fleet.doc)
-    parallel = run_check(fleet, fleet.doc, parallel=True)
-    if (os.cpu_count() or 1) > 1:
-        assert parallel.context.files == [], "the check did not fork"
-    assert parallel.findings == serial.findings
-    assert (parallel.files, parallel.targets, parallel.shops) == \
-        (serial.files, serial.targets, serial.shops)
+    fleet, serial, parallel = _both_ways(tmp_path)
     rules = {f.rule for f in serial.findings}
     assert {"HG101", "HG403", "HG601", "HG606", "HG901"} <= rules, rules
     shared = [f for f in serial.findings if f.rule == "HG601"]
@@ -149,15 +155,7 @@ def test_parallel_discovery_learns_which_candidates_exist(tmp_path: Path) -> Non
     (shops / slugs[6] / "wrangler.jsonc").rename(shops / slugs[6] / "real.jsonc")
     (shops / slugs[6] / "wrangler.jsonc").symlink_to("real.jsonc")  # inside: fine
     (shops / "odd" / "wrangler.jsonc").mkdir(parents=True)  # a directory
-    fleet = load_fleet(root / "helm-fleet.jsonc")
-    assert fleet.doc is not None
-    serial = run_check(fleet, fleet.doc)
-    parallel = run_check(fleet, fleet.doc, parallel=True)
-    if (os.cpu_count() or 1) > 1:
-        assert parallel.context.files == [], "the check did not fork"
-    assert parallel.findings == serial.findings
-    assert (parallel.files, parallel.targets, parallel.shops) == \
-        (serial.files, serial.targets, serial.shops)
+    fleet, serial, parallel = _both_ways(root)
     assert parallel.files == len(slugs) - 1 + 2  # minus the missing one, plus odd/elsewhere
     assert parallel.context.covered == serial.context.covered
     # what the gate plans from: the same config entries as a checked discovery, in order
