@@ -87,8 +87,9 @@ class Context:
         fleet-wide phase of a parallel run); None when it is not a config of the fleet."""
         found = self._files.get(rel)
         if found is None and rel in self.entries:
-            loaded = load_files(self.fleet, [self.entries[rel]])
-            found = self._files[rel] = loaded[0] if loaded else None  # type: ignore[assignment]
+            loaded = load_files(self.fleet, [self.entries[rel]])  # [] if it vanished
+            if loaded:
+                found = self._files[rel] = loaded[0]
         return found
 
     def span_at(self, rel: str, parts: JsonPath) -> Span:

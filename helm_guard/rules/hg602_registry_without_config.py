@@ -43,14 +43,12 @@ def summarize(tenants: list[Tenant]) -> set[tuple[str, str | None]]:
 def check(ctx: Context, collected: list[set[tuple[str, str | None]]]) -> Iterator[Problem]:
     seen = set().union(*collected)
     rel = ctx.fleet.path.name
-    for slug, entry in ctx.fleet.shops.items():  # the registry's tenants, as plain tuples
-        for stage in (None, *entry.get("stages", ())):
-            if (slug, stage) in seen:
-                continue
-            tenant = Tenant(slug, stage)
-            parts: tuple[str, ...] = ("shops", slug)
-            if stage is not None:
-                parts += ("stages", stage)
-            yield Problem(ctx.fleet_doc, rel, parts,
-                          f"{tenant.label()} is registered but no config deploys it",
-                          shop=slug, at_key=True)
+    for tenant in ctx.fleet.tenants():
+        if tenant in seen:
+            continue
+        parts: tuple[str, ...] = ("shops", tenant.shop)
+        if tenant.stage is not None:
+            parts += ("stages", tenant.stage)
+        yield Problem(ctx.fleet_doc, rel, parts,
+                      f"{tenant.label()} is registered but no config deploys it",
+                      shop=tenant.shop, at_key=True)
