@@ -180,3 +180,17 @@ def test_paths_are_relative_to_the_repository(tmp_path: Path) -> None:
     narrowed = run("check", "--fleet", "ops/fleet/helm-fleet.jsonc", f"ops/fleet/{ACME}",
                    cwd=tmp_path)
     assert narrowed.stdout.splitlines()[0].startswith(f"ops/fleet/{ACME}:")
+
+
+def test_check_keeps_only_its_latest_result_alive(tmp_path: Path) -> None:
+    """`keep_until_exit` spares the process freeing a big check object by object before it
+    ends; an in-process caller running check after check holds one result, not all."""
+    from helm_guard.commands import _common
+
+    copy_example(tmp_path)
+    fleet = str(tmp_path / "helm-fleet.jsonc")
+    assert main(["check", "--fleet", fleet, "--output", str(tmp_path / "a.txt")]) == 0
+    first = _common._KEPT[0]
+    assert main(["check", "--fleet", fleet, "--output", str(tmp_path / "b.txt")]) == 0
+    assert len(_common._KEPT) == 1 and _common._KEPT[0] is not first
+    assert (tmp_path / "a.txt").read_text() == (tmp_path / "b.txt").read_text()

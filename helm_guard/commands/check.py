@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from helm_guard import __version__
-from helm_guard.commands._common import add_fleet_option, write_output
+from helm_guard.commands._common import add_fleet_option, keep_until_exit, write_output
 from helm_guard.errors import EXIT_BLOCKED, EXIT_OK, UsageError
 from helm_guard.finding import ERROR, Finding, with_prefix
 
@@ -63,6 +63,7 @@ def check(*, paths: list[str], fleet_path: str | None, fmt: str | None, output: 
     from helm_guard import report, rules
 
     result = run_fleet_check(fleet_path, wrangler_schema, parallel=True)
+    keep_until_exit(result)
     findings = result.findings
     fleet = result.context.fleet
     if paths:

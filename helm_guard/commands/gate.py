@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from helm_guard import __version__
-from helm_guard.commands._common import add_fleet_option, write_output
+from helm_guard.commands._common import add_fleet_option, keep_until_exit, write_output
 from helm_guard.errors import EXIT_BLOCKED, EXIT_OK, Blocked, UsageError
 from helm_guard.finding import Finding, with_prefix
 from helm_guard.slugs import SLUG_RE, check_shop_slug
@@ -128,6 +128,7 @@ def gate(fleet_path: str | None, *, base: str | None, head: str, allow: Sequence
     from helm_guard.commands.check import run_fleet_check
 
     result = run_fleet_check(fleet_path, wrangler_schema, parallel=True)
+    keep_until_exit(result)
     ctx = result.context
     fleet = ctx.fleet
     repo = fleet.root
