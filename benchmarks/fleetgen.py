@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import random
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 WORDS = ["amber", "kiln", "birch", "cobalt", "delta", "ember", "fable", "grove", "harbor",
@@ -80,27 +81,31 @@ def config_text(slug: str, db: str, stage_db: str | None, rng: random.Random) ->
     return "\n".join(lines) + "\n"
 
 
-def generate(root: Path, n: int, seed: int = 42) -> list[str]:
-    """Write a fleet of `n` shops under `root`; returns the slugs."""
+def shops(n: int, seed: int = 42) -> Iterator[tuple[str, str, str | None, str]]:
+    """`(slug, database id, staging database id or None, config text)` of `n` shops."""
     rng = random.Random(seed)
-    shops: dict[str, dict[str, object]] = {}
-    (root / "shops").mkdir(parents=True, exist_ok=True)
-    slugs = []
     for i in range(n):
         slug = slug_for(i, rng)
         db = str(uuid.UUID(int=rng.getrandbits(128), version=4))
         stage_db = str(uuid.UUID(int=rng.getrandbits(128), version=4)) if rng.random() < 0.5 \
             else None
+        yield slug, db, stage_db, config_text(slug, db, stage_db, rng)
+
+
+def generate(root: Path, n: int, seed: int = 42) -> list[str]:
+    """Write a fleet of `n` shops under `root`; returns the slugs."""
+    registry: dict[str, dict[str, object]] = {}
+    (root / "shops").mkdir(parents=True, exist_ok=True)
+    for slug, db, stage_db, text in shops(n, seed):
         entry: dict[str, object] = {"database_id": db}
         if stage_db:
             entry["stages"] = {"staging": {"database_id": stage_db}}
-        shops[slug] = entry
+        registry[slug] = entry
         d = root / "shops" / slug
         d.mkdir(exist_ok=True)
-        (d / "wrangler.jsonc").write_text(config_text(slug, db, stage_db, rng), encoding="utf-8")
-        slugs.append(slug)
+        (d / "wrangler.jsonc").write_text(text, encoding="utf-8")
     fleet = {"version": 1, "configs": ["shops/*/wrangler.jsonc"], "account_id": ACCOUNT,
-             "stages": ["staging"], "shared_paths": ["src/**"], "shops": shops}
+             "stages": ["staging"], "shared_paths": ["src/**"], "shops": registry}
     (root / "helm-fleet.jsonc").write_text("// generated fleet\n" + json.dumps(fleet, indent=1),
                                            encoding="utf-8")
-    return slugs
+    return list(registry)
