@@ -221,14 +221,14 @@ def _run_check(fleet: Fleet, fleet_doc: Document, wrangler_schema: Path | None,
     from helm_guard import rules as registry
     from helm_guard import schemas
 
-    use_workers = parallel and min(os.cpu_count() or 1, 8) > 1 and _can_fork()
+    workers = min(os.cpu_count() or 1, 8)
+    use_workers = parallel and workers > 1 and _can_fork()
     # in parallel, the workers find out which candidate configs exist (they open them anyway)
     entries, pending = fleet.config_candidates() if use_workers else (fleet.config_entries(), {})
     disabled = disabled_rules_from_env()
     active = [m for m in (rules if rules is not None else registry.all_rules())
               if m.ID not in disabled]
     validator = schemas.validator_for_file(wrangler_schema) if wrangler_schema else None
-    workers = min(os.cpu_count() or 1, 8)
     if use_workers and len(entries) >= PARALLEL_MIN_FILES:
         ctx = Context(fleet, [], fleet_doc)
         ctx.wrangler_validator = validator

@@ -175,8 +175,7 @@ class Fleet:
         out: dict[str, ConfigEntry] = {}
         pending: dict[str, list[str]] = {}
         root = str(self.root)
-        posix = os.sep == "/"
-        prefix = root if root.endswith("/") else root + "/"
+        prefix = os.path.join(root, "")  # ends with the separator: one concatenation per path
         for spec in self.data.get("configs", ()):
             if isinstance(spec, str):
                 spec = {"glob": spec}
@@ -188,12 +187,11 @@ class Fleet:
                 raise self.no_match(pattern)
             per_file = layout == "shop-per-file"
             for rel, linked in matches:
-                rel_posix = rel if posix else rel.replace(os.sep, "/")
+                rel_posix = rel.replace(os.sep, "/")
                 if rel_posix not in out:
                     slug = rel_posix.rpartition("/")[0].rpartition("/")[2] if per_file else None
-                    out[rel_posix] = ConfigEntry(prefix + rel if posix else
-                                                 os.path.join(root, rel), rel_posix, layout,
-                                                 slug, linked, defer)
+                    out[rel_posix] = ConfigEntry(prefix + rel, rel_posix, layout, slug, linked,
+                                                 defer)
             if defer:
                 pending[pattern] = [rel for rel, _ in matches]
         return [out[k] for k in sorted(out)], pending

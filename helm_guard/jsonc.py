@@ -44,6 +44,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Callable
 from typing import NamedTuple, TypeAlias
 
 from helm_guard.jsonc_tree import LineIndex, TreeResult, parse_tree
@@ -261,7 +262,8 @@ if rapidjson is not None:
 
     # Only the parse mode: number_mode=None or NM_NONE makes python-rapidjson 1.25 refuse
     # trailing commas. Its default number mode accepts NaN/Infinity: `_rapid_can_read` below.
-    _RAPID: object = _RapidDecoder(parse_mode=rapidjson.PM_COMMENTS | rapidjson.PM_TRAILING_COMMAS)
+    _RAPID: Callable[[str], object] | None = _RapidDecoder(
+        parse_mode=rapidjson.PM_COMMENTS | rapidjson.PM_TRAILING_COMMAS)
 else:  # pragma: no cover
     _RAPID = None
 
@@ -280,7 +282,7 @@ def _fast_value(text: str) -> object:
     if _RAPID is None or not _rapid_can_read(text):
         return _stdlib_value(text)
     try:
-        return _RAPID(text)  # type: ignore[operator]
+        return _RAPID(text)
     except (ValueError, OverflowError, RecursionError) as exc:  # JSONDecodeError is a ValueError
         raise _Decline(type(exc).__name__) from None
 

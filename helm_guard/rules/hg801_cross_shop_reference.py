@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from helm_guard.checker import Context, Problem, TargetInfo
+from helm_guard.fleet import UUID_RE
 from helm_guard.jsonc import JsonPath
 from helm_guard.resolve import NON_INHERITABLE
 from helm_guard.rules._common import belongs
@@ -62,7 +63,6 @@ def _candidate_re(ctx: Context) -> re.Pattern[str]:
     return pattern
 
 
-_UUID_KEY = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _HEX32_KEY = re.compile(r"[0-9a-f]{32}")
 _LOOKUP_KEY = re.compile(r"[a-z0-9_.-]+")  # what a (lowercased) candidate can be made of
 _HEX_SHAPE = str.maketrans({**{chr(c): " " for c in range(128)},
@@ -96,7 +96,7 @@ class _Sieve:
             keys = [k for k in keys if chunk not in k]
         others: list[str] = []
         for key in keys:
-            if _UUID_KEY.fullmatch(key):
+            if UUID_RE.match(key):
                 self.uuid = True
             elif _HEX32_KEY.fullmatch(key):
                 self.hex32 = True
