@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from helm_guard import gitio
-from helm_guard.checker import ConfigFile, TargetInfo, load_files
+from helm_guard.context import ConfigFile, TargetInfo, load_files
 from helm_guard.errors import Blocked, UsageError
 from helm_guard.fleet import ConfigEntry, Fleet, Tenant, load_fleet
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from helm_guard.fleet import UUID_RE
 
 if TYPE_CHECKING:
-    from helm_guard.checker import Context, TargetInfo
+    from helm_guard.context import Context, TargetInfo
 
 # The rules a clean target cannot trigger (target scope only).
 COVERS = frozenset({

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from helm_guard import clean_shape, jsonc, rules
-from helm_guard.checker import Context, load_files, run_check
+from helm_guard.checker import run_check
+from helm_guard.context import Context, load_files
 from helm_guard.errors import UsageError
 from helm_guard.fleet import load_fleet
 from tests.fleets import copy_example

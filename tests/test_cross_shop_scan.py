@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from helm_guard.checker import Context, Problem, TargetInfo, load_files
+from helm_guard.context import Context, Problem, TargetInfo, load_files
 from helm_guard.fleet import load_fleet
 from helm_guard.rules import hg801_cross_shop_reference as hg801
 from tests.fleets import ACME, ACME_ID, BRAVO_ID, copy_example, edit

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from helm_guard.checker import Context, TargetInfo
+from helm_guard.context import Context, TargetInfo
 from helm_guard.fleet import Tenant
 
 

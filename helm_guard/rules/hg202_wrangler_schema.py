@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from helm_guard import schemas
-from helm_guard.checker import ConfigFile, Context, Problem
+from helm_guard.context import ConfigFile, Context, Problem
 
 ID = "HG202"
 NAME = "wrangler-schema"

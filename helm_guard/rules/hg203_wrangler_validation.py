@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from helm_guard.checker import Context, Problem, TargetInfo
+from helm_guard.context import Context, Problem, TargetInfo
 
 ID = "HG203"
 NAME = "wrangler-validation"

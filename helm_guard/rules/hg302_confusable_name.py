@@ -23,7 +23,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterator
 
-from helm_guard.checker import Context, Problem, TargetInfo
+from helm_guard.context import Context, Problem, TargetInfo
 from helm_guard.jsonc import JsonPath
 
 ID = "HG302"

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import NamedTuple
 
-from helm_guard.checker import ConfigFile, Context, Problem
+from helm_guard.context import ConfigFile, Context, Problem
 from helm_guard.fleet import Tenant
 from helm_guard.jsonc import JsonPath
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from helm_guard.checker import ConfigFile, Context, Problem
+from helm_guard.context import ConfigFile, Context, Problem
 from helm_guard.fleet import Tenant
 
 ID = "HG602"

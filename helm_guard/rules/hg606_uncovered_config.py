@@ -24,7 +24,7 @@ import posixpath
 from collections.abc import Iterator
 from pathlib import Path
 
-from helm_guard.checker import ConfigFile, Context, Problem
+from helm_guard.context import ConfigFile, Context, Problem
 
 ID = "HG606"
 NAME = "uncovered-config"

@@ -25,7 +25,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from helm_guard.checker import Context, Problem, TargetInfo
+from helm_guard.context import Context, Problem, TargetInfo
 from helm_guard.fleet import UUID_RE
 from helm_guard.jsonc import JsonPath
 from helm_guard.resolve import NON_INHERITABLE

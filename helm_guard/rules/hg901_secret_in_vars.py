@@ -27,7 +27,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 
-from helm_guard.checker import Context, Problem, TargetInfo
+from helm_guard.context import Context, Problem, TargetInfo
 
 ID = "HG901"
 NAME = "secret-in-vars"

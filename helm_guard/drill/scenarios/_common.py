@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from helm_guard import jsonc
-from helm_guard.checker import TargetInfo, load_files
+from helm_guard.context import TargetInfo, load_files
 from helm_guard.drill import Record
 from helm_guard.drill.sandbox import CommandRun, Workspace
 from helm_guard.fleet import Fleet, load_fleet
