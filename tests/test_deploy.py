@@ -21,11 +21,11 @@ from helm_guard.bindings import (
     expected_bindings,
     other_shops,
 )
-from helm_guard.cfapi_emulator import CloudflareEmulator
+from helm_guard.cloudflare.wrangler import Wrangler
 from helm_guard.commands import deploy
+from helm_guard.emulator import CloudflareEmulator
 from helm_guard.errors import Blocked
 from helm_guard.fleet import load_fleet
-from helm_guard.wrangler import Wrangler
 from tests.deploy_helpers import parse
 from tests.fleets import ACME, ACME_ID, BRAVO_ID, EXAMPLE
 

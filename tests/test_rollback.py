@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 
 from helm_guard import state
-from helm_guard.cfapi_emulator import CloudflareEmulator
+from helm_guard.cloudflare.wrangler import Wrangler
 from helm_guard.commands import rollback
+from helm_guard.emulator import CloudflareEmulator
 from helm_guard.errors import Blocked, UsageError
-from helm_guard.wrangler import Wrangler
 from tests.fleets import ACME_ID, BRAVO_ID
 from tests.gitrepos import make_fleet
 from tests.wrangler_fixtures import require_wrangler

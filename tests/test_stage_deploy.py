@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from helm_guard import state
-from helm_guard.cfapi_emulator import CloudflareEmulator
+from helm_guard.cloudflare.wrangler import Wrangler
 from helm_guard.commands import deploy
+from helm_guard.emulator import CloudflareEmulator
 from helm_guard.errors import Blocked, UsageError
-from helm_guard.wrangler import Wrangler
 from tests.deploy_helpers import parse
 from tests.fleets import BRAVO, BRAVO_ID, REGIONAL, copy_example, edit
 

@@ -8,7 +8,8 @@ import re
 
 import pytest
 
-from helm_guard import digest, gitio, plan, resolve, slugs, wrangler
+from helm_guard import digest, gitio, plan, resolve, slugs
+from helm_guard.cloudflare import wrangler
 from helm_guard.commands import deploy, gate, verify
 from helm_guard.fleet import UUID_RE
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from helm_guard import wrangler as wr
-from helm_guard.cfapi_emulator import ROLLBACK_WINDOW_CODE, CloudflareEmulator
+from helm_guard.cloudflare import wrangler as wr
+from helm_guard.cloudflare.wrangler import Wrangler, WranglerError, bindings_of
+from helm_guard.emulator import ROLLBACK_WINDOW_CODE, CloudflareEmulator
 from helm_guard.errors import Blocked
-from helm_guard.wrangler import Wrangler, WranglerError, bindings_of
 
 NAME = "helm-acme"
 D1_ID = "11111111-2222-4333-8444-555555555555"  # = tests.wrangler_fixtures.D1_ID

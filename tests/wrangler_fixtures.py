@@ -28,8 +28,8 @@ from typing import Any
 
 import pytest
 
-from helm_guard.cfapi_emulator import CloudflareEmulator
-from helm_guard.wrangler import Wrangler
+from helm_guard.cloudflare.wrangler import Wrangler
+from helm_guard.emulator import CloudflareEmulator
 
 NODE_DIR = Path(__file__).resolve().parent / "node"
 WRANGLER_BIN = NODE_DIR / "node_modules" / ".bin" / "wrangler"

@@ -57,13 +57,13 @@ from helm_guard.bindings import (
     expected_bindings,
     other_shops,
 )
+from helm_guard.cloudflare.wrangler import DEFAULT_TIMEOUT, Wrangler, bindings_of, validate_message
 from helm_guard.commands._common import add_fleet_option
 from helm_guard.commands.verify import verify_shop
 from helm_guard.errors import EXIT_OK, Blocked, UsageError
 from helm_guard.fleet import Fleet, Tenant
 from helm_guard.incident import Steps
 from helm_guard.slugs import check_shop_slug
-from helm_guard.wrangler import DEFAULT_TIMEOUT, Wrangler, bindings_of, validate_message
 
 TOTAL = 6
 _ENV_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}\Z")  # as in the plan (helm_guard.plan)

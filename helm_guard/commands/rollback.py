@@ -48,6 +48,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from helm_guard.cloudflare.wrangler import VERSION_ID_RE, Wrangler, validate_message
 from helm_guard.commands.deploy import add_common_arguments
 from helm_guard.errors import EXIT_BLOCKED, EXIT_OK, HelmGuardError, UsageError
 from helm_guard.incident import INCIDENT_DIR, same_kind
@@ -59,7 +60,6 @@ from helm_guard.rollback.record import next_steps, record
 from helm_guard.rollback.session import Rollback
 from helm_guard.rollback.target import choose_target
 from helm_guard.slugs import check_shop_slug
-from helm_guard.wrangler import VERSION_ID_RE, Wrangler, validate_message
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -32,7 +32,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from helm_guard.cfapi_emulator import DEFAULT_ACCOUNT_ID, CloudflareEmulator
+from helm_guard.emulator import DEFAULT_ACCOUNT_ID, CloudflareEmulator
 from helm_guard.errors import UsageError
 
 if TYPE_CHECKING:

@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from helm_guard.bindings import compare
+from helm_guard.cloudflare.wrangler import SECRETS_CHANGED_CODE, WranglerError, bindings_of
 from helm_guard.errors import Blocked
 from helm_guard.incident import Step
-from helm_guard.wrangler import SECRETS_CHANGED_CODE, WranglerError, bindings_of
 
 if TYPE_CHECKING:
     from helm_guard.rollback.session import Rollback

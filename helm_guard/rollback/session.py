@@ -15,11 +15,11 @@ from helm_guard.bindings import (
     expected_bindings,
     owner_note,
 )
+from helm_guard.cloudflare.wrangler import Wrangler
 from helm_guard.commands.deploy import make_wrangler, remote_of
 from helm_guard.errors import UsageError
 from helm_guard.incident import Step, StepRecord, Steps, binding_rows
 from helm_guard.rollback.ledger import Pending
-from helm_guard.wrangler import Wrangler
 
 TOTAL = 7
 

@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 from helm_guard import state
 from helm_guard.bindings import Difference, ExpectedBindings, OwnerIndex, compare
+from helm_guard.cloudflare.wrangler import VERSION_ID_RE, bindings_of
 from helm_guard.commands.deploy import explain
 from helm_guard.errors import Blocked
 from helm_guard.incident import Step
 from helm_guard.rollback.ledger import ledger_state
-from helm_guard.wrangler import VERSION_ID_RE, bindings_of
 
 if TYPE_CHECKING:
     from helm_guard.rollback.session import Rollback

@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from helm_guard.cfapi_emulator import (
+from helm_guard.cloudflare.wrangler import Wrangler
+from helm_guard.emulator import (
     ROLLBACK_WINDOW_CODE,
     CloudflareEmulator,
     EmulatorError,
 )
-from helm_guard.wrangler import Wrangler
 
 NAME = "helm-acme"
 D1 = {"type": "d1", "name": "DB", "id": "11111111-2222-4333-8444-555555555555"}
