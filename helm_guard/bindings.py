@@ -8,8 +8,12 @@ from its config file, which is exactly what a binding swap corrupts):
 - R2: every `{"type": "r2_bucket", "bucket_name": ...}` binding must name the shop's bucket
   (`naming.r2`, e.g. `helm-acme-assets`), and at least one must exist;
 - KV: `namespace_id` must be one of the shop's registry `kv_namespaces` or a fleet-shared one;
-- service: `service` must be a fleet-shared service (`shared.services`) or the shop's own
-  Worker.
+- service and tail consumer: `service` must be a fleet-shared service (`shared.services`) or the
+  shop's own Worker; a Durable Object or Workflow of another Worker (`script_name`) is refused;
+- queue and workflow: the name must be listed in the shop's registry `queues` / `workflows`.
+
+`judge_bindings(fleet, tenant, bindings)` is the one judge (deploy, rollback, audit); it reads
+`Fleet.owned(tenant)`, the same record the `check` rules read.
 
 Which shop owns a foreign id, bucket, namespace or Worker is looked up in a reverse index built
 from the same registry + naming templates (`OwnerIndex`), so every difference can say "this is
@@ -18,8 +22,8 @@ shop bravo's database".
 Binding types that carry no tenant data are harmless and always accepted: `HARMLESS_TYPES`
 (plain text/JSON vars, secrets, version metadata, Workers AI, Analytics Engine datasets, the
 Worker's own static assets, browser rendering, images, and the legacy inline module/blob
-kinds). Any other type (Durable Objects, queues, Hyperdrive, Vectorize, dispatch namespaces,
-workflows, mTLS, secrets store, types added by Cloudflare later...) is a difference: helm-guard
+kinds). Any other type (`inherit`, Hyperdrive, Vectorize, dispatch namespaces, mTLS, secrets
+store, types added by Cloudflare later...) is a difference: helm-guard
 cannot tell whose data it reaches, so it fails closed. Analytics Engine is accepted because a
 dataset is write-only telemetry, not a shop's records; revisit if that changes.
 
@@ -74,8 +78,8 @@ class ExpectedBindings(NamedTuple):
         return Tenant(self.shop, self.stage)
 
 
-class Difference(NamedTuple):
-    """One way a version's bindings differ from the expected ones.
+class Mismatch(NamedTuple):
+    """One way a version's bindings differ from what the tenant owns (`judge_bindings`).
 
     `owner` is the slug (or "slug (stage)") of the tenant that owns the foreign resource,
     None when the resource belongs to nobody in the registry (or when something is missing).
@@ -89,10 +93,14 @@ class Difference(NamedTuple):
     message: str
 
 
+Difference = Mismatch  # the older name
+
+
 class OwnerIndex:
     """Reverse index: resource identity -> the tenant that owns it (registry + naming)."""
 
     def __init__(self, fleet: Fleet) -> None:
+        self.fleet = fleet
         self.d1: dict[str, Tenant] = {}
         self.r2: dict[str, Tenant] = {}
         self.kv: dict[str, Tenant] = {}
@@ -149,17 +157,46 @@ def _whose(owner: Tenant | None, what: str) -> str:
     return f"shop {owner.label()}'s {what}"
 
 
-def compare(
-    bindings: Iterable[Mapping[str, Any]], expected: ExpectedBindings, index: OwnerIndex
-) -> list[Difference]:
-    """Every difference between a version's bindings and `expected` ([] = they match).
+def judge_bindings(fleet: Fleet, tenant: Tenant,
+                   bindings: Iterable[Mapping[str, Any]]) -> list[Mismatch]:
+    """Every way the bindings of a live or uploaded version of `tenant`'s Worker differ from
+    what the tenant owns ([] = every binding is its own). THE judge used by deploy, rollback
+    and audit; `check` applies the same `Fleet.owned` record to the config side.
 
-    `bindings` are API-shaped binding objects (`helm_guard.wrangler.bindings_of`).
+    `bindings` are API-shaped objects (`{"type": "d1", "name": "DB", "id": ...}`, as
+    `helm_guard.wrangler.bindings_of` returns them); tail consumers may be passed as
+    `{"type": "tail_consumer", "service": ...}`. Per type:
+
+    - `d1`: `id` is the registry's `database_id`; `r2_bucket`: `bucket_name` is the tenant's;
+      at least one of each must exist;
+    - `kv_namespace`: `namespace_id` is listed in the tenant's `kv_namespaces` or `shared`;
+    - `service`, `tail_consumer`: `service` is the tenant's Worker or a shared service;
+    - `durable_object_namespace`: `script_name` absent (the Worker's own class) or the
+      tenant's Worker;
+    - `queue`: `queue_name` is in the tenant's `queues`; `workflow`: `workflow_name` in its
+      `workflows` and `script_name` absent or its own Worker;
+    - `HARMLESS_TYPES` (text and JSON vars, secrets, ...): accepted;
+    - `inherit` (the previous version's binding, unresolved) and any other type: a mismatch
+      ("unmodelled"): helm-guard cannot tell whose data it reaches, so it fails closed.
+
+    Names compare exactly: a case variant (`Helm-Auth`) of an allowed name is a mismatch.
     """
-    diffs: list[Difference] = []
-    own = expected.tenant()
-    me = own.label()
+    owned = fleet.owned(tenant)
+    me = tenant.label()
+    out: list[Mismatch] = []
     seen: set[str] = set()
+
+    def foreign(name: str, kind: str, actual: object, expected: str, what: str,
+                owner: Tenant | None, fix: str) -> None:
+        if owner is not None and owner != tenant:
+            out.append(Mismatch(name, kind, str(actual), expected, owner.label(),
+                                f"{name} ({kind}) binds {_whose(owner, what)} {actual!r}, "
+                                f"expected {expected}"))
+        else:
+            out.append(Mismatch(name, kind, str(actual), expected, None,
+                                f"{name} ({kind}) binds {what} {actual!r}, which the registry "
+                                f"does not list for {me} (fail closed): {fix}"))
+
     for b in bindings:
         name = str(b.get("name", ""))
         kind = str(b.get("type", ""))
@@ -168,104 +205,114 @@ def compare(
             continue
         if kind == "d1":
             actual = b.get("id")
-            if isinstance(actual, str) and actual == expected.database_id:
+            if isinstance(actual, str) and actual == owned.database_id:
                 continue
-            owner = index.owner("d1", actual)
-            diffs.append(
-                Difference(
-                    name,
-                    kind,
-                    str(actual),
-                    str(expected.database_id),
-                    _label(owner),
-                    f"{name} (D1) binds {_whose(owner, 'database')} {actual}, expected shop "
-                    f"{me}'s {expected.database_id}",
-                )
-            )
+            owner = _d1_owner(fleet, actual)
+            out.append(Mismatch(
+                name, kind, str(actual), str(owned.database_id),
+                None if owner == tenant else _label(owner),
+                f"{name} (D1) binds {_whose(owner, 'database')} {actual}, expected shop "
+                f"{me}'s {owned.database_id}"))
         elif kind == "r2_bucket":
             actual = b.get("bucket_name")
-            if actual == expected.bucket_name:
+            if actual == owned.bucket_name:
                 continue
-            owner = index.owner("r2", actual)
-            diffs.append(
-                Difference(
-                    name,
-                    kind,
-                    str(actual),
-                    expected.bucket_name,
-                    _label(owner),
-                    f"{name} (R2) binds {_whose(owner, 'bucket')} {actual}, expected "
-                    f"{expected.bucket_name}",
-                )
-            )
+            owner = _r2_owner(fleet, actual)
+            out.append(Mismatch(
+                name, kind, str(actual), owned.bucket_name,
+                None if owner == tenant else _label(owner),
+                f"{name} (R2) binds {_whose(owner, 'bucket')} {actual}, expected "
+                f"{owned.bucket_name}"))
         elif kind == "kv_namespace":
             actual = b.get("namespace_id")
-            ok = expected.kv_namespaces | expected.shared_kv
-            if isinstance(actual, str) and actual in ok:
+            if owned.allows_kv(actual):
                 continue
-            owner = index.owner("kv", actual)
-            diffs.append(
-                Difference(
-                    name,
-                    kind,
-                    str(actual),
-                    ", ".join(sorted(ok)) or "(none)",
-                    _label(owner),
-                    f"{name} (KV) binds {_whose(owner, 'namespace')} {actual}",
-                )
-            )
-        elif kind == "service":
+            foreign(name, kind, actual, ", ".join(sorted(owned.kv_ids | owned.shared_kv))
+                    or "(none)", "namespace", fleet.owner_of("kv", actual),
+                    f'add it to "shops.{_entry_path(tenant)}.kv_namespaces" if it is '
+                    f"{me}'s alone")
+        elif kind in ("service", "tail_consumer"):
             actual = b.get("service")
-            if actual in expected.shared_services or actual == expected.worker:
+            if owned.allows_worker(actual):
                 continue
-            owner = index.owner("worker", actual)
-            diffs.append(
-                Difference(
-                    name,
-                    kind,
-                    str(actual),
-                    "a shared service",
-                    _label(owner),
-                    f"{name} (service) binds {_whose(owner, 'Worker')} {actual}",
-                )
-            )
+            foreign(name, kind, actual, "the shop's Worker or a shared service", "Worker",
+                    _worker_owner(fleet, actual),
+                    'list it in the fleet\'s "shared.services" after review')
+        elif kind == "durable_object_namespace":
+            script = b.get("script_name")
+            if script is None or script == "" or script == owned.worker:
+                continue
+            foreign(name, kind, script, owned.worker, "Worker", _worker_owner(fleet, script),
+                    "a Durable Object of another Worker is not the shop's own")
+        elif kind == "queue":
+            actual = b.get("queue_name")
+            if isinstance(actual, str) and actual in owned.queues:
+                continue
+            foreign(name, kind, actual, ", ".join(sorted(owned.queues)) or "(none)", "queue",
+                    fleet.owner_of("queue", actual),
+                    f'add it to "shops.{_entry_path(tenant)}.queues" if it is {me}\'s alone')
+        elif kind == "workflow":
+            actual = b.get("workflow_name")
+            script = b.get("script_name")
+            if not (script is None or script == "" or script == owned.worker):
+                foreign(name, kind, script, owned.worker, "Worker",
+                        _worker_owner(fleet, script),
+                        "a Workflow of another Worker is not the shop's own")
+            elif not (isinstance(actual, str) and actual in owned.workflows):
+                foreign(name, kind, actual, ", ".join(sorted(owned.workflows)) or "(none)",
+                        "workflow", fleet.owner_of("workflow", actual),
+                        f'add it to "shops.{_entry_path(tenant)}.workflows" if it is '
+                        f"{me}'s alone")
         else:
-            diffs.append(
-                Difference(
-                    name,
-                    kind,
-                    describe(b),
-                    "(none)",
-                    None,
-                    f"{name} has binding type {kind or '(none)'!r}, which helm-guard cannot "
-                    "attribute to a shop (fail closed)",
-                )
-            )
+            why = ("an `inherit` binding keeps whatever the previous version bound, which "
+                   "this check cannot see" if kind == "inherit" else
+                   f"binding type {kind or '(none)'!r} is not modelled by helm-guard")
+            out.append(Mismatch(name, kind, describe(b), "(none)", None,
+                                f"{name}: unmodelled: {why}; helm-guard cannot attribute it "
+                                "to a shop (fail closed)"))
     if "d1" not in seen:
-        diffs.append(
-            Difference(
-                "-",
-                "d1",
-                "(none)",
-                str(expected.database_id),
-                None,
-                f"no D1 binding to shop {me}'s database {expected.database_id}",
-            )
-        )
+        out.append(Mismatch("-", "d1", "(none)", str(owned.database_id), None,
+                            f"no D1 binding to shop {me}'s database {owned.database_id}"))
     if "r2_bucket" not in seen:
-        diffs.append(
-            Difference(
-                "-",
-                "r2_bucket",
-                "(none)",
-                expected.bucket_name,
-                None,
-                f"no R2 binding to shop {me}'s bucket {expected.bucket_name}",
-            )
-        )
-    # a foreign resource owned by the tenant itself (e.g. its preview database) is still a
-    # difference, but naming the tenant as "the other shop" would mislead
-    return [d._replace(owner=None) if d.owner == me else d for d in diffs]
+        out.append(Mismatch("-", "r2_bucket", "(none)", owned.bucket_name, None,
+                            f"no R2 binding to shop {me}'s bucket {owned.bucket_name}"))
+    return out
+
+
+def _entry_path(tenant: Tenant) -> str:
+    return tenant.shop if tenant.stage is None else f"{tenant.shop}.stages.{tenant.stage}"
+
+
+def _index(fleet: Fleet) -> OwnerIndex:
+    cached: OwnerIndex | None = getattr(fleet, "_bindings_index", None)
+    if cached is None:
+        cached = OwnerIndex(fleet)
+        fleet._bindings_index = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def _d1_owner(fleet: Fleet, value: object) -> Tenant | None:
+    return _index(fleet).owner("d1", value)
+
+
+def _r2_owner(fleet: Fleet, value: object) -> Tenant | None:
+    return _index(fleet).owner("r2", value)
+
+
+def _worker_owner(fleet: Fleet, value: object) -> Tenant | None:
+    """The tenant whose Worker is exactly `value` (no case folding: a look-alike is nobody's
+    Worker, and is refused as such)."""
+    if not isinstance(value, str) or value != value.lower():
+        return None
+    return _index(fleet).owner("worker", value)
+
+
+def compare(
+    bindings: Iterable[Mapping[str, Any]], expected: ExpectedBindings, index: OwnerIndex
+) -> list[Difference]:
+    """Every difference between a version's bindings and `expected` ([] = they match): the
+    older interface, kept for its callers; it is `judge_bindings` for `expected`'s tenant."""
+    return judge_bindings(index.fleet, expected.tenant(), bindings)
 
 
 def other_shops(diffs: Sequence[Difference], shop: str) -> list[str]:

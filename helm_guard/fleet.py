@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -58,6 +59,69 @@ class Expected(NamedTuple):
     preview_bucket_name: str | None
 
 
+# The registry lists of one tenant entry (`shops.<slug>` or `shops.<slug>.stages.<stage>`):
+# kind -> the entry's key. Every resource identity of these kinds belongs to the tenant whose
+# entry lists it, and to no one else (a name listed by two tenants is a configuration error).
+REGISTRY_LISTS: dict[str, str] = {
+    "kv": "kv_namespaces",  # KV namespace ids (32 lowercase hex)
+    "queue": "queues",  # Queue names (producers, consumers, dead-letter queues)
+    "workflow": "workflows",  # Workflow names
+    "route": "routes",  # route hosts (custom domains and route patterns' hosts)
+}
+
+
+def route_host(pattern: str) -> str:
+    """The host of a route pattern or registry route entry, lowercased (DNS names are
+    case-insensitive): `acme.shops.example/*` -> `acme.shops.example`. A leading `http://` or
+    `https://` is dropped; anything else stays (a port, a `*`: never a registered host)."""
+    low = pattern.strip().lower()
+    for scheme in ("https://", "http://"):
+        if low.startswith(scheme):
+            low = low[len(scheme):]
+            break
+    return low.split("/", 1)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Owned:
+    """Everything one tenant owns or may bind: the ONE definition of "the tenant's own",
+    used by `check` (the rules), `bindings.judge_bindings` (deploy, rollback, audit) and
+    `gate`. Built from the naming templates and the registry only, never from a config.
+
+    Names compare exactly (Cloudflare's Worker, queue, workflow and bucket names are
+    case-sensitive strings; a look-alike such as `Helm-Auth` is not `helm-auth`); route hosts
+    are lowercased (DNS)."""
+
+    tenant: Tenant
+    worker: str
+    database_id: str | None
+    database_name: str
+    preview_database_id: str | None
+    bucket_name: str
+    preview_bucket_name: str | None
+    kv_ids: frozenset[str]  # the tenant's registered KV namespaces
+    queues: frozenset[str]
+    workflows: frozenset[str]
+    route_hosts: frozenset[str]
+    shared_services: frozenset[str]
+    shared_kv: frozenset[str]
+
+    @property
+    def services(self) -> frozenset[str]:
+        """Worker names the tenant may reference: its own Worker and the fleet's shared ones."""
+        return self.shared_services | {self.worker}
+
+    def allows_worker(self, name: object) -> bool:
+        return isinstance(name, str) and (name == self.worker or name in self.shared_services)
+
+    def allows_kv(self, namespace_id: object) -> bool:
+        return isinstance(namespace_id, str) and (namespace_id in self.kv_ids
+                                                  or namespace_id in self.shared_kv)
+
+    def allows_route_host(self, host: str) -> bool:
+        return host in self.route_hosts
+
+
 class ConfigEntry(NamedTuple):
     path: str  # absolute
     rel: str  # relative to the fleet root, POSIX
@@ -93,6 +157,8 @@ class Fleet:
         self.shared_kv: frozenset[str] = frozenset(shared.get("kv_namespaces", ()))
         self.shared_paths: tuple[str, ...] = tuple(data.get("shared_paths", ()))
         self._expected: dict[Tenant, Expected] = {}
+        self._owned: dict[Tenant, Owned] = {}
+        self._kinds: dict[str, dict[str, Tenant]] | None = None
 
     @property
     def display_prefix(self) -> str:
@@ -133,6 +199,76 @@ class Fleet:
             _render(self.naming["r2"], shop),
             entry.get("preview_bucket_name"),
         )
+
+    def registry_entry(self, tenant: Tenant) -> Mapping[str, Any]:
+        """The registry entry of `tenant` (`shops.<slug>` or its stage), {} when absent."""
+        entry: Mapping[str, Any] = self.shops.get(tenant.shop, {})
+        if tenant.stage is not None:
+            stages = entry.get("stages", {})
+            entry = stages.get(tenant.stage, {}) if isinstance(stages, Mapping) else {}
+        return entry
+
+    def registered(self, tenant: Tenant, kind: str) -> tuple[str, ...]:
+        """The registry list of `kind` (see `REGISTRY_LISTS`) of `tenant`, normalised (route
+        entries to their host)."""
+        values = self.registry_entry(tenant).get(REGISTRY_LISTS[kind], ())
+        if kind == "route":
+            return tuple(route_host(v) for v in values if isinstance(v, str))
+        return tuple(v for v in values if isinstance(v, str))
+
+    def owned(self, tenant: Tenant) -> Owned:
+        """What `tenant` owns (memoised). See `Owned`."""
+        found = self._owned.get(tenant)
+        if found is None:
+            exp = self.expected(tenant)
+            found = self._owned[tenant] = Owned(
+                tenant, exp.worker, exp.database_id, exp.database_name,
+                exp.preview_database_id, exp.bucket_name, exp.preview_bucket_name,
+                frozenset(self.registered(tenant, "kv")),
+                frozenset(self.registered(tenant, "queue")),
+                frozenset(self.registered(tenant, "workflow")),
+                frozenset(self.registered(tenant, "route")),
+                self.shared_services, self.shared_kv)
+        return found
+
+    def owner_of(self, kind: str, value: object) -> Tenant | None:
+        """The tenant whose registry entry lists `value` of `kind` (exact match; route hosts
+        are lowercased first), or None. Agrees with `owned`: `value in owned(t).<kind>` for
+        exactly the tenant returned (the registry lists no identity twice: `load_fleet`)."""
+        if not isinstance(value, str):
+            return None
+        if self._kinds is None:
+            self._kinds = self._kind_index()
+        return self._kinds[kind].get(route_host(value) if kind == "route" else value)
+
+    def _kind_index(self) -> dict[str, dict[str, Tenant]]:
+        index: dict[str, dict[str, Tenant]] = {kind: {} for kind in REGISTRY_LISTS}
+        keys = tuple(REGISTRY_LISTS.values())
+        for slug, entry in self.shops.items():
+            tenants = [(Tenant(slug), entry)]
+            stages = entry.get("stages")
+            if stages:
+                tenants += [(Tenant(slug, s), e) for s, e in stages.items()]
+            for tenant, e in tenants:
+                if any(k in e for k in keys):  # most entries list none: skip them cheaply
+                    for kind in REGISTRY_LISTS:
+                        for value in self.registered(tenant, kind):
+                            index[kind].setdefault(value, tenant)
+        return index
+
+    def registry_conflicts(self) -> list[tuple[str, str, Tenant, Tenant]]:
+        """(kind, value, first tenant, second tenant) for each identity two tenants list."""
+        seen: dict[tuple[str, str], Tenant] = {}
+        out = []
+        for tenant in self.tenants():
+            if not any(k in self.registry_entry(tenant) for k in REGISTRY_LISTS.values()):
+                continue
+            for kind in REGISTRY_LISTS:
+                for value in self.registered(tenant, kind):
+                    first = seen.setdefault((kind, value), tenant)
+                    if first != tenant:
+                        out.append((kind, value, first, tenant))
+        return out
 
     def owner_index(self) -> dict[str, Tenant]:
         """Resource identity (lowercased) -> the tenant that owns it, from the naming templates
@@ -279,7 +415,20 @@ def load_fleet(path: Path) -> Fleet:
                 "(lowercase ASCII letters, digits and inner dashes, at most 51 characters)",
                 hint="rename the shop in the registry",
             )
-    return Fleet(path, data, doc)
+    fleet = Fleet(path, data, doc)
+    conflicts = fleet.registry_conflicts()
+    if conflicts:
+        kind, value, first, second = conflicts[0]
+        where: tuple[str | int, ...] = ("shops", second.shop)
+        if second.stage is not None:
+            where += ("stages", second.stage)
+        span = doc.span(where + (REGISTRY_LISTS[kind],))
+        raise UsageError(
+            f"{path}:{span.line}:{span.col}: {REGISTRY_LISTS[kind]} entry {value!r} of "
+            f"{second.label()} is already registered to {first.label()}: every resource "
+            "identity belongs to exactly one tenant",
+            hint="remove it from one of the two registry entries")
+    return fleet
 
 
 def classify_env(fleet: Fleet, entry: ConfigEntry, env: str | None) -> Tenant | str:
