@@ -107,6 +107,7 @@ class RateLimiter:
         self._clock, self._sleep = clock, sleep
         self._tokens = float(burst)
         self._last = clock()
+        self._paused_until = 0.0
         self._lock = threading.Lock()
 
     def acquire(self) -> float:
@@ -117,12 +118,41 @@ class RateLimiter:
                 now = self._clock()
                 self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
                 self._last = now
-                if self._tokens >= 1:
+                paused = self._paused_until - now
+                if paused > 0:
+                    wait = paused
+                elif self._tokens >= 1:
                     self._tokens -= 1
                     return waited
-                wait = (1 - self._tokens) / self.rate
+                else:
+                    wait = (1 - self._tokens) / self.rate
             self._sleep(wait)
             waited += wait
+
+    def pause(self, seconds: float) -> None:
+        """Hand out no token for `seconds` (a 429's `Retry-After`): every thread waits, not
+        only the one that was told to; the bucket is emptied so the restart is gentle."""
+        with self._lock:
+            until = self._clock() + max(0.0, seconds)
+            self._paused_until = max(self._paused_until, until)
+            self._tokens = 0.0
+
+
+def retry_after(ms: str | None, seconds: str | None) -> float | None:
+    """Seconds to wait from `Retry-After-Ms` / `Retry-After` (seconds or an HTTP date), as the
+    SDK reads them; None when absent or unreadable."""
+    import email.utils
+
+    for raw, scale in ((ms, 1000.0), (seconds, 1.0)):
+        if raw is None:
+            continue
+        try:
+            return max(0.0, float(raw) / scale)
+        except ValueError:
+            parsed = email.utils.parsedate_tz(raw)
+            if parsed is not None:
+                return max(0.0, float(email.utils.mktime_tz(parsed) - time.time()))
+    return None
 
 
 def seg(value: str) -> str:
@@ -135,16 +165,59 @@ class Client:
     envelope's `result`, rate-limited, counted (`requests`), errors as CloudflareError."""
 
     def __init__(self, settings: Settings, *, max_retries: int = 4, timeout: float = 30.0,
-                 limiter: RateLimiter | None = None) -> None:
+                 limiter: RateLimiter | None = None, retry_budget: int = 200,
+                 max_retry_after: float = 300.0) -> None:
+        """`max_retries`: per call (the SDK's, with its backoff; it sleeps a 429's
+        `Retry-After` when that is at most 60 s). `retry_budget`: retried answers (429, 5xx)
+        allowed for the client's whole life; once spent every call fails at once, so a storm
+        cannot keep a run going forever. `max_retry_after`: the longest `Retry-After` honoured
+        (longer ones are an error, never a silent hour-long sleep)."""
         import cloudflare  # the SDK: ~0.2-0.5 s, paid only by commands that call the API
+        import httpx
 
         self.settings = settings
         self.account_id = settings.account_id
         self.limiter = limiter or RateLimiter()
+        self.retry_budget = retry_budget
+        self.max_retry_after = max_retry_after
+        #: every HTTP request sent (retries included), every 429/5xx answer, time told to wait
         self.requests = 0
+        self.retried = 0
+        self.throttled_seconds = 0.0
+        self._count_lock = threading.Lock()
         self._sdk = cloudflare
+        # The hooks run for every attempt, the SDK's retries included: each one takes a token
+        # from the bucket and is counted, and a 429 pauses the bucket for all threads.
+        http = cloudflare.DefaultHttpxClient(
+            event_hooks={"request": [self._before_send], "response": [self._after_answer]})
         self._client = cloudflare.Cloudflare(api_token=settings.token, base_url=settings.base_url,
-                                             max_retries=max_retries, timeout=timeout)
+                                             max_retries=max_retries, timeout=timeout,
+                                             http_client=http)
+        self._httpx = httpx
+
+    def _before_send(self, request: Any) -> None:
+        self.limiter.acquire()
+        with self._count_lock:
+            self.requests += 1
+
+    def _after_answer(self, response: Any) -> None:
+        status = response.status_code
+        if status != 429 and status < 500:
+            return
+        with self._count_lock:
+            self.retried += 1
+        if status == 429:
+            wait = retry_after(response.headers.get("retry-after-ms"),
+                               response.headers.get("retry-after"))
+            if wait is not None and wait > self.max_retry_after:
+                raise CloudflareError(
+                    f"rate limited: the API asks to wait {wait:.0f} s, more than "
+                    f"{self.max_retry_after:.0f} s", status=429,
+                    hint="another client is using this token's budget; use a dedicated token")
+            pause = wait if wait is not None else 1.0
+            with self._count_lock:
+                self.throttled_seconds += pause
+            self.limiter.pause(pause)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **kw: Any) -> Client:
@@ -158,8 +231,11 @@ class Client:
                  body: Any = None) -> dict[str, Any]:
         """The whole JSON envelope of one call (for `result_info` and the like)."""
         sdk = self._sdk
-        self.limiter.acquire()
-        self.requests += 1
+        if self.retried > self.retry_budget:
+            raise CloudflareError(
+                f"{method} {path}: not sent: {self.retried} answers were 429/5xx in this run, "
+                f"more than the retry budget of {self.retry_budget}",
+                hint="the API is failing or throttling; try again later")
         options: dict[str, Any] = {"params": dict(params)} if params else {}
         try:
             call = getattr(self._client, method.lower())
@@ -173,6 +249,8 @@ class Client:
             raise CloudflareError(f"{method} {path}: no answer before the timeout",
                                   hint="retry; check CLOUDFLARE_API_BASE_URL") from None
         except sdk.APIConnectionError as exc:
+            if isinstance(exc.__cause__, CloudflareError):
+                raise exc.__cause__ from None
             raise CloudflareError(f"{method} {path}: cannot reach the API ({exc.__cause__ or exc})",
                                   hint="check the network and CLOUDFLARE_API_BASE_URL") from None
         except (ValueError, TypeError) as exc:  # a body that is not JSON
@@ -214,9 +292,10 @@ class Client:
 
     # ------------------------------------------------------------------ Workers reads
     def scripts(self) -> list[dict[str, Any]]:
-        """Every Worker script of the account (`id`, `modified_on`, ...)."""
-        result = self.get(self.account_path("workers", "scripts"))
-        return [s for s in result if isinstance(s, dict)] if isinstance(result, list) else []
+        """Every Worker script of the account (`id`, `modified_on`, ...): one request, the API
+        does not page this list. An answer that is not a list is an error (never "no
+        Workers")."""
+        return _dicts(self.get(self.account_path("workers", "scripts")), "Worker scripts")
 
     def deployments(self, script: str) -> list[dict[str, Any]]:
         """The script's deployments, newest first (as the API lists them)."""
@@ -232,10 +311,31 @@ class Client:
             raise CloudflareError(f"version {version_id} of {script}: unexpected answer shape")
         return result
 
+    def custom_domains(self) -> list[dict[str, Any]]:
+        """Every Workers custom domain of the account (`hostname`, `service`, `environment`,
+        `zone_id`, ...): one request, the API does not page this list."""
+        return _dicts(self.get(self.account_path("workers", "domains")), "custom domains")
+
+    def zones(self) -> list[dict[str, Any]]:
+        """Every zone of the account (`id`, `name`), page by page (50 a page)."""
+        items = self.pages("/zones", {"account.id": self.account_id}, per_page=50)
+        return [z for z in items if isinstance(z, dict)]
+
+    def zone_routes(self, zone_id: str) -> list[dict[str, Any]]:
+        """The Worker routes of one zone (`id`, `pattern`, `script`): one request."""
+        return _dicts(self.get("/zones/" + seg(zone_id) + "/workers/routes"),
+                      f"routes of zone {zone_id}")
+
     def secret_names(self, script: str) -> list[str]:
         """Names of the script's secrets (the API never returns values)."""
         result = self.get(self.account_path("workers", "scripts", script, "secrets"))
         return sorted(str(s["name"]) for s in result or [] if isinstance(s, dict) and "name" in s)
+
+
+def _dicts(result: Any, what: str) -> list[dict[str, Any]]:
+    if not isinstance(result, list):
+        raise CloudflareError(f"{what}: expected a list, got {type(result).__name__}")
+    return [item for item in result if isinstance(item, dict)]
 
 
 def _first_error(errors: Any) -> str:
