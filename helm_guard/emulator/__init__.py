@@ -21,6 +21,7 @@ Stdlib only: a `ThreadingHTTPServer` on 127.0.0.1 (free port) served from a daem
 | `workers.py` | scripts, versions, deployments, settings, subdomains, secret names |
 | `d1.py` | D1 databases |
 | `r2.py` | R2 buckets |
+| `routes.py` | zones, zone Worker routes, Workers custom domains |
 
 Adding an endpoint: put it in its area's router (or a new area mixin derived from
 `EmulatorCore`, added to `CloudflareEmulator`'s bases below), record what diverges from the
@@ -30,7 +31,8 @@ Fault injection: `fail_next(method, path_regex, kind, count=1)` where kind is an
 ("500", "503", ...), "timeout" (the request is held for `hold_seconds`, released at once by
 `stop()`, then the connection is closed without a response) or "malformed" (200 with a body
 that is not JSON). Every request is recorded in `requests` (method, path, query, parsed body,
-fault); the Authorization header and secret values are never recorded.
+fault); `throttle_next(method, path_regex, count, retry_after=S)` answers 429 with
+`Retry-After: S`. The Authorization header and secret values are never recorded.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from helm_guard.emulator.core import (
 )
 from helm_guard.emulator.d1 import D1Area
 from helm_guard.emulator.r2 import R2Area
+from helm_guard.emulator.routes import RoutesArea
 from helm_guard.emulator.workers import WorkersArea
 
 __all__ = [
@@ -64,7 +67,7 @@ __all__ = [
 ]
 
 
-class CloudflareEmulator(WorkersArea, D1Area, R2Area):
+class CloudflareEmulator(WorkersArea, D1Area, R2Area, RoutesArea):
     """The whole emulator: every API area on one server and one lock."""
 
     def __enter__(self) -> CloudflareEmulator:

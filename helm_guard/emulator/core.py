@@ -61,6 +61,7 @@ class _Fault:
     pattern: re.Pattern[str]
     kind: str
     remaining: int
+    retry_after: float | None = None
 
 
 class _Server(ThreadingHTTPServer):
@@ -158,6 +159,10 @@ class EmulatorCore:
         """The routers for paths under /accounts/{account}; each area appends its own."""
         return []
 
+    def _global_routers(self) -> list[Router]:
+        """The routers for other paths (`/zones/...`); each area appends its own."""
+        return []
+
     def start(self) -> str:
         """Bind 127.0.0.1 on a free port, serve in a daemon thread, return the base URL."""
         if self._server is not None:
@@ -221,14 +226,25 @@ class EmulatorCore:
         with self._lock:
             self._faults.append(_Fault(method.upper(), re.compile(path_regex), kind, count))
 
-    def _take_fault(self, method: str, path: str) -> str | None:
+    def throttle_next(self, method: str, path_regex: str, count: int = 1, *,
+                      retry_after: float | None = 1.0) -> None:
+        """Make the next `count` matching requests answer 429 (Cloudflare's code 971, "Please
+        wait and consider throttling your request speed") with `Retry-After: <retry_after>`
+        (seconds; None: no header), as the real API does when a token exceeds its limit."""
+        if count < 1:
+            raise EmulatorError("count must be >= 1")
+        with self._lock:
+            self._faults.append(_Fault(method.upper(), re.compile(path_regex), "429", count,
+                                       retry_after))
+
+    def _take_fault(self, method: str, path: str) -> _Fault | None:
         with self._lock:
             for fault in self._faults:
                 if fault.method in ("*", method) and fault.pattern.search(path):
                     fault.remaining -= 1
                     if fault.remaining <= 0:
                         self._faults.remove(fault)
-                    return fault.kind
+                    return fault
         return None
 
     # ------------------------------------------------------------------ clock / ids
@@ -269,7 +285,8 @@ class EmulatorCore:
         content_type = h.headers.get("Content-Type", "")
         parsed, parse_error = self._parse_body(raw, content_type)
         record["body"] = _redact(parsed)
-        fault = self._take_fault(method, rel)
+        taken = self._take_fault(method, rel)
+        fault = taken.kind if taken is not None else None
         record["fault"] = fault
         with self._lock:
             self._requests.append(record)
@@ -279,6 +296,11 @@ class EmulatorCore:
             return
         if fault == "malformed":
             self._send_raw(h, 200, b'{"success": true, "result": {"id": <not json', "json")
+            return
+        if taken is not None and taken.retry_after is not None:
+            self._send(h, 429, _error_envelope(
+                971, "Please wait and consider throttling your request speed"),
+                headers={"Retry-After": f"{taken.retry_after:g}"})
             return
         if fault is not None:
             status = int(fault)
@@ -351,13 +373,17 @@ class EmulatorCore:
             raise ApiError(403, 10000, "Authentication error")
 
     @staticmethod
-    def _send(h: _Handler, status: int, body: dict[str, Any]) -> None:
-        EmulatorCore._send_raw(h, status, _json_bytes(body), "json")
+    def _send(h: _Handler, status: int, body: dict[str, Any],
+              headers: dict[str, str] | None = None) -> None:
+        EmulatorCore._send_raw(h, status, _json_bytes(body), "json", headers)
 
     @staticmethod
-    def _send_raw(h: _Handler, status: int, payload: bytes, kind: str) -> None:
+    def _send_raw(h: _Handler, status: int, payload: bytes, kind: str,
+                  headers: dict[str, str] | None = None) -> None:
         try:
             h.send_response(status)
+            for name, value in (headers or {}).items():
+                h.send_header(name, value)
             h.send_header("Content-Type", "application/json" if kind == "json" else "text/plain")
             h.send_header("Content-Length", str(len(payload)))
             h.end_headers()
@@ -379,6 +405,9 @@ class EmulatorCore:
         m = re.fullmatch(r"/accounts/([^/]+)(/.*)", rel)
         if m is None:
             answer = self._route_user(method, rel)
+            for router in self._global_routers():
+                if answer is None:
+                    answer = router(method, rel, query, body, user_agent)
             if answer is not None:
                 return answer
             raise ApiError(
