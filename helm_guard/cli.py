@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "deploy": "two-phase verified deploy of one shop (upload, verify bindings, activate)",
     "rollback": "roll a shop back to the newest version whose bindings are its own",
     "drill": "run disaster drills in a sandbox and report what the guard did",
+    "audit": "compare what is live on Cloudflare with the registry, tenant by tenant",
 }
 
 

@@ -5,7 +5,7 @@
 |---|---|---|
 | GET | /zones?account.id=...&page&per_page | paged (`result_info.total_pages`) |
 | GET | /zones/{zone}/workers/routes | `[{"id", "pattern", "script"}]`, one page (as the API) |
-| GET | /accounts/{a}/workers/domains | `[{"id", "hostname", "service", "environment", "zone_id", "zone_name"}]`, one page |
+| GET | /accounts/{a}/workers/domains | `[{"id", "hostname", "service", "environment", ...}]` |
 
 Set up with the Python helpers `add_zone`, `add_route`, `add_custom_domain` (*emu*: no
 create/delete endpoints; wrangler's own route publishing is not emulated here).

@@ -185,7 +185,7 @@ class WorkersArea(EmulatorCore):
             "versions": [{"version_id": vid, "percentage": pct} for vid, pct in traffic],
         }
         script.deployments.append(deployment)
-        self._touch(script, deployment["created_on"])
+        self._touch(script, str(deployment["created_on"]))
         return deployment
 
     # ------------------------------------------------------------------ public helpers
