@@ -19,6 +19,7 @@ the default bucket (4 requests/s, burst 20). Prints figures; asserts nothing.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -66,10 +67,10 @@ def seed(emu: CloudflareEmulator, fleet: Fleet, repo: Path) -> None:
             {"type": "r2_bucket", "name": "ASSETS", "bucket_name": exp.bucket_name}],
             deploy=True)
         emu.add_route(f"{tenant.shop}.shops.example/*", exp.worker)
-        record = ('{"v":1,"seq":1,"at":"%s","by":"Bench <bench@example.invalid>","shop":"%s",'
-                  '"record":{"action":"deploy","version_id":"%s","stage":null}}\n'
-                  % (format_time(now), tenant.shop, vid))
-        lines[f"ledger/{tenant.shop}.jsonl"] = record.encode()
+        record = {"v": 1, "seq": 1, "at": format_time(now), "by": "Bench <bench@example.invalid>",
+                  "shop": tenant.shop,
+                  "record": {"action": "deploy", "version_id": vid, "stage": None}}
+        lines[f"ledger/{tenant.shop}.jsonl"] = json.dumps(record).encode() + b"\n"
     init = Event("init", now, "Bench <bench@example.invalid>", "bench")
     lines["halt.json"] = render_halt_document((), init)
     gitio.cas_update(repo, "origin", STATE_REFS,

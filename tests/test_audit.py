@@ -19,8 +19,15 @@ from helm_guard import schemas, state
 from helm_guard.audit import render
 from helm_guard.audit.cursor import Cursor
 from helm_guard.audit.engine import run_audit
-from helm_guard.audit.model import Deployment
-from helm_guard.audit.model import DRIFT, IN_SYNC, MISSING, OUT_OF_BAND, UNKNOWN, UNKNOWN_WORKER
+from helm_guard.audit.model import (
+    DRIFT,
+    IN_SYNC,
+    MISSING,
+    OUT_OF_BAND,
+    UNKNOWN,
+    UNKNOWN_WORKER,
+    Deployment,
+)
 from helm_guard.audit.provenance import is_recorded
 from helm_guard.audit.truth import Truth
 from helm_guard.bindings import OwnerIndex, compare, expected_bindings

@@ -353,7 +353,9 @@ def deploy_jobs(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
     for job_id, job in doc.get("jobs", {}).items():
         for step in job.get("steps", []):
             runs_deploy = DEPLOY_COMMAND.search(str(step.get("run", "")))
-            if runs_deploy or "secrets.CLOUDFLARE" in yaml.safe_dump(step):
+            # the audit's read-only token is not a deploy credential (test_audit_workflow.py)
+            handed = re.sub(r"secrets\.CLOUDFLARE_AUDIT_\w+", "", yaml.safe_dump(step))
+            if runs_deploy or "secrets.CLOUDFLARE" in handed:
                 found[job_id] = job
     return found
 
@@ -374,6 +376,8 @@ WRITERS = {
     (".github/workflows/deploy-fleet.yml", "deploy", "contents"),
     # `helm-guard deploy` appends the shop's ledger record to the branch helm-guard/state
     (".github/workflows/deploy-batch.yml", "shop", "contents"),
+    # `helm-guard audit` writes its cursor (and a halt on drift) to helm-guard/state
+    (".github/workflows/audit.yml", "audit", "contents"),
 }
 
 

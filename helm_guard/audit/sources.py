@@ -38,10 +38,8 @@ class StateLedger:
         return True
 
     def entries(self, slugs: Iterable[str]) -> dict[str, list[LedgerEntry]]:
-        wanted = [s for s in slugs if s in self.ids]
-        if self.commit is None or not wanted:
-            return {}
-        return read_ledgers(self.repo, self.commit, wanted, remote=self.remote)
+        wanted = {s: self.ids[s] for s in slugs if s in self.ids}
+        return read_ledgers(self.repo, wanted, remote=self.remote) if wanted else {}
 
     def save(self, cursor: dict[str, Any]) -> str:
         return write_audit_cursor(self.repo, self.remote, cursor, summary="helm-guard audit")

@@ -17,7 +17,7 @@ or of another account only makes the audit re-read everything (with a note).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import re
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -32,6 +32,7 @@ from helm_guard.state.model import Event, LedgerEntry
 from helm_guard.state.refs import remember, resolve, snapshot
 
 AUDIT_CURSOR_FILE = "audit-cursor.json"
+_OID_RE = re.compile(r"[0-9a-f]{40,64}")
 CURSOR_VERSION = 1
 SCHEMA = "helm-audit-cursor"
 
@@ -95,18 +96,30 @@ def read_audit_inputs(repo: str | Path, remote: str) -> AuditInputs:
     return AuditInputs(commit, cursor, note, ledger_ids)
 
 
-def read_ledgers(repo: str | Path, commit: str, slugs: Iterable[str], *,
+def read_ledgers(repo: str | Path, blob_ids: dict[str, str], *,
                  remote: str = "origin") -> dict[str, list[LedgerEntry]]:
-    """The ledgers of `slugs` at state commit `commit`, in one git process ([] when a shop
-    has none). A malformed ledger raises StateUnreadable naming the line."""
-    paths = {slug: f"{LEDGER_DIR}/{slug}.jsonl" for slug in slugs}
+    """The ledgers of the shops in `blob_ids` (slug -> blob id from `read_audit_inputs`), in
+    one git process, by object id (a `commit:path` lookup per shop would scan the ledger
+    directory's tree each time). A malformed ledger raises StateUnreadable naming the line."""
+    items = [(slug, oid) for slug, oid in blob_ids.items() if _OID_RE.fullmatch(oid)]
+    if not items:
+        return {}
+    request = "".join(f"{oid}\n" for _, oid in items).encode()
     try:
-        blobs = gitio.read_blobs(Path(repo), commit, list(paths.values()))
+        data = gitio.run(Path(repo), "cat-file", "--batch", input=request).stdout
     except gitio.GitError as exc:
         raise git_failed(exc) from None
     out: dict[str, list[LedgerEntry]] = {}
-    for slug, path in paths.items():
-        raw = blobs.get(path)
+    pos = 0
+    for slug, _ in items:
+        eol = data.index(b"\n", pos)
+        header = data[pos:eol].split(b" ")
+        pos = eol + 1
+        raw = b""
+        if len(header) == 3 and header[1] == b"blob":
+            size = int(header[2])
+            raw = data[pos: pos + size]
+            pos += size + 1
         out[slug] = parse_ledger(raw, slug, remote=remote) if raw else []
     return out
 
