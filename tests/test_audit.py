@@ -30,7 +30,7 @@ from helm_guard.audit.model import (
 )
 from helm_guard.audit.provenance import is_recorded
 from helm_guard.audit.truth import Truth
-from helm_guard.bindings import OwnerIndex, compare, expected_bindings
+from helm_guard.bindings import judge_bindings
 from helm_guard.cloudflare import api
 from helm_guard.commands import audit
 from helm_guard.emulator import CloudflareEmulator
@@ -301,10 +301,9 @@ def test_text_and_markdown_render(emu, repo):
 
 
 def test_judge_agrees_with_deploy_comparison(emu, repo):
-    """Differential: the audit's judge gives exactly deploy's differences."""
+    """Differential: the audit's judge gives exactly deploy's and rollback's mismatches."""
     fleet = load_fleet(repo / "helm-fleet.jsonc")
     truth = Truth(fleet)
-    index = OwnerIndex(fleet)
     samples = [
         own_bindings(fleet, Tenant("acme")),
         [{"type": "d1", "name": "DB", "id": fleet.expected(Tenant("bravo")).database_id}],
@@ -314,7 +313,7 @@ def test_judge_agrees_with_deploy_comparison(emu, repo):
     ]
     for tenant in fleet.tenants():
         for live in samples:
-            want = compare(live, expected_bindings(fleet, tenant.shop, tenant.stage), index)
+            want = judge_bindings(fleet, tenant, live)
             got = truth.judge(tenant, live)
             assert [(d.binding, d.message, d.owner) for d in want] == got
 

@@ -1,9 +1,7 @@
 """The audit's ONE call site of "what a tenant owns": everything the audit judges goes through
-`Truth`, which asks the same functions `deploy` and `rollback` ask (`helm_guard.bindings`), so
-the audit cannot disagree with them.
-
-Switching to `bindings.judge_bindings(fleet, tenant, bindings)` / `Fleet.owned(tenant)` (branch
-`keys`) changes `Truth.judge` and `Truth.hosts` only.
+`Truth`, which asks exactly what `deploy` and `rollback` ask: `bindings.judge_bindings` for a
+version's bindings and `Fleet.owned` / `Fleet.owner_of` for Workers and route hosts, so the
+audit cannot disagree with them (`tests/test_audit.py` holds it to `judge_bindings`).
 """
 
 from __future__ import annotations
@@ -13,20 +11,10 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from helm_guard import bindings as truth_bindings
-from helm_guard.fleet import Fleet, Tenant
+from helm_guard.bindings import OwnerIndex, judge_bindings
+from helm_guard.fleet import Fleet, Tenant, route_host
 
-
-def route_host(pattern: str) -> str:
-    """The host of a route pattern or registry route: `acme.shops.example/*` ->
-    `acme.shops.example` (lowercased; a scheme is dropped; a `*` or port stays, so a
-    wildcard is never a registered host)."""
-    low = pattern.strip().lower()
-    for scheme in ("https://", "http://"):
-        if low.startswith(scheme):
-            low = low[len(scheme):]
-            break
-    return low.split("/", 1)[0]
+__all__ = ["Truth", "route_host"]
 
 
 class Truth:
@@ -34,43 +22,30 @@ class Truth:
 
     def __init__(self, fleet: Fleet) -> None:
         self.fleet = fleet
-        self._index: truth_bindings.OwnerIndex | None = None
-        self._hosts: dict[str, Tenant] | None = None
+        self._index: OwnerIndex | None = None
         self._digests: dict[Tenant, str] = {}
-
-    def _owners(self) -> truth_bindings.OwnerIndex:
-        if self._index is None:
-            self._index = truth_bindings.OwnerIndex(self.fleet)
-        return self._index
 
     def judge(self, tenant: Tenant,
               live: Iterable[Mapping[str, Any]]) -> list[tuple[str, str, str | None]]:
         """Every binding of a live version that is not the tenant's own, as (binding, message,
-        other tenant): THE comparison deploy and rollback make."""
-        expected = truth_bindings.expected_bindings(self.fleet, tenant.shop, tenant.stage)
-        diffs = truth_bindings.compare(live, expected, self._owners())
-        return [(d.binding, d.message, d.owner) for d in diffs]
+        other tenant): THE judgement deploy and rollback make."""
+        return [(m.binding, m.message, m.owner)
+                for m in judge_bindings(self.fleet, tenant, list(live))]
 
     def worker(self, tenant: Tenant) -> str:
-        return self.fleet.expected(tenant).worker
+        return self.fleet.owned(tenant).worker
 
     def registered_hosts(self, tenant: Tenant) -> frozenset[str]:
-        """The route hosts the registry gives the tenant (`routes` of the shop or stage)."""
-        entry: Mapping[str, Any] = self.fleet.shops.get(tenant.shop, {})
-        if tenant.stage is not None:
-            entry = entry.get("stages", {}).get(tenant.stage, {})
-        return frozenset(route_host(r) for r in entry.get("routes", ()) if isinstance(r, str))
+        """The route hosts the registry gives the tenant."""
+        return self.fleet.owned(tenant).route_hosts
 
     def host_owner(self, host: str) -> Tenant | None:
-        if self._hosts is None:
-            self._hosts = {}
-            for tenant in self.fleet.tenants():
-                for h in self.registered_hosts(tenant):
-                    self._hosts.setdefault(h, tenant)
-        return self._hosts.get(route_host(host))
+        return self.fleet.owner_of("route", host)
 
     def worker_owner(self, name: str) -> Tenant | None:
-        return self._owners().owner("worker", name)
+        if self._index is None:
+            self._index = OwnerIndex(self.fleet)
+        return self._index.owner("worker", name)
 
     def digest(self, tenant: Tenant) -> str:
         """sha256 of everything the tenant's verdict depends on in the fleet file: its
