@@ -18,6 +18,7 @@ from helm_guard.drill.scenarios import (
     s08_halted_deploy,
     s09_edit_after_gate,
     s10_live_swap_incident,
+    s12_out_of_band_swap,
 )
 
 SCENARIOS: tuple[ModuleType, ...] = (
@@ -31,6 +32,7 @@ SCENARIOS: tuple[ModuleType, ...] = (
     s08_halted_deploy,
     s09_edit_after_gate,
     s10_live_swap_incident,
+    s12_out_of_band_swap,
 )
 
 BY_NAME: dict[str, ModuleType] = {m.NAME: m for m in SCENARIOS}
