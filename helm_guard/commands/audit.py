@@ -11,7 +11,9 @@ git push rights to the state branch are needed for the cursor and `--halt-on-dri
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 import time
 from typing import Any, TextIO
 
@@ -27,6 +29,10 @@ from helm_guard.fleet import Fleet, find_fleet_file, load_fleet
 from helm_guard.slugs import check_shop_slug
 
 HALT_NAMES = 20  # shops named in the halt reason before "and N more"
+#: seconds between cursor writes while a run learns something: each write is a state-branch
+#: commit of the whole cursor (~0.4 KB per Worker), so not too often; at most this much work
+#: (1,200 requests at Cloudflare's pace) is redone after a hard kill
+SAVE_EVERY = 300.0
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -76,8 +82,13 @@ def run(args: argparse.Namespace, *, client: Any = None, err: TextIO | None = No
     cursor = Cursor(client.account_id, None if args.full else ledger.cursor)
     notes = [n for n in (ledger.note if not args.full else "--full: every Worker is read",) if n]
     saver = _Saver(ledger, errs)
-    report = run_audit(fleet, client, ledger, cursor, shops=shops, threads=args.threads,
-                       progress=_progress(errs), save=saver.save)
+    previous = _interrupt_on_sigterm()
+    try:
+        report = run_audit(fleet, client, ledger, cursor, shops=shops, threads=args.threads,
+                           progress=_progress(errs), save=saver.save, save_every=SAVE_EVERY)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     report = report._replace(notes=tuple(notes) + report.notes + tuple(saver.notes))
     halt_error: HelmGuardError | None = None
     if args.halt_on_drift and report.drifted():
@@ -92,6 +103,17 @@ def run(args: argparse.Namespace, *, client: Any = None, err: TextIO | None = No
         raise Blocked(f"drift found, but the fleet halt was NOT recorded: {halt_error}",
                       hint="halt by hand now: helm-guard halt --reason 'audit: drift'")
     return EXIT_OK if report.in_sync else EXIT_BLOCKED
+
+
+def _interrupt_on_sigterm() -> Any:
+    """SIGTERM (a cancelled CI job) interrupts like Ctrl-C, so the cursor is saved first."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, interrupt)
 
 
 def halt_reason(report: AuditReport) -> str:
