@@ -327,3 +327,18 @@ def test_cursor_file_is_schema_checked(emu, repo):
     code, text = run(repo, emu)
     assert code == 0 and any("schema" in n for n in json.loads(text)["notes"])
     assert read_audit_inputs(repo, "origin").cursor is not None  # rewritten
+
+
+def test_unreadable_ledger_makes_clean_tenants_unknown_but_drift_stays_drift(emu, repo):
+    healthy(emu, repo)
+    fleet = load_fleet(repo / "helm-fleet.jsonc")
+    swapped = own_bindings(fleet, Tenant("acme"))
+    swapped[0] = {"type": "d1", "name": "DB", "id": fleet.expected(Tenant("delta")).database_id}
+    emu.out_of_band_deploy("helm-acme", swapped)
+    git(repo, "push", "--quiet", "origin", "--delete", "helm-guard/state")  # anchor remains
+    code, text = run(repo, emu)
+    rows = by_tenant(text)
+    assert code == 1
+    assert rows["acme"]["status"] == DRIFT and rows["acme"]["others"] == ["delta"]
+    assert rows["charlie"]["status"] == UNKNOWN and "ledger" in rows["charlie"]["reason"]
+    assert any("ledger could not be read" in n for n in json.loads(text)["notes"])

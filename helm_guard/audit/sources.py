@@ -16,8 +16,8 @@ class StateLedger:
     """The ledger on the remote state branch (`engine.Ledger`). Never raises on reads: an
     unreadable state becomes `error` (every tenant not otherwise drifted is then UNKNOWN)."""
 
-    def __init__(self, repo: Path, remote: str) -> None:
-        self.repo, self.remote = repo, remote
+    def __init__(self, repo: Path, remote: str, *, must_exist: bool = False) -> None:
+        self.repo, self.remote, self.must_exist = repo, remote, must_exist
         self.error: str | None = None
         self.ids: dict[str, str] = {}
         self.cursor: dict[str, Any] | None = None
@@ -28,7 +28,7 @@ class StateLedger:
     def refresh(self) -> bool:
         """Read the state again (a deploy may have recorded itself meanwhile)."""
         try:
-            inputs = read_audit_inputs(self.repo, self.remote)
+            inputs = read_audit_inputs(self.repo, self.remote, must_exist=self.must_exist)
         except HelmGuardError as exc:
             self.error = str(exc)
             return False

@@ -78,7 +78,7 @@ def run(args: argparse.Namespace, *, client: Any = None, err: TextIO | None = No
         or "origin"
     if remote.startswith("-"):
         raise UsageError(f"--remote {remote!r} is not a remote name")
-    ledger = StateLedger(repo, remote)
+    ledger = StateLedger(repo, remote, must_exist=isinstance(section, dict))
     cursor = Cursor(client.account_id, None if args.full else ledger.cursor)
     notes = [n for n in (ledger.note if not args.full else "--full: every Worker is read",) if n]
     saver = _Saver(ledger, errs)

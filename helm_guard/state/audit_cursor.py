@@ -56,11 +56,12 @@ def cursor_problem(data: Any) -> str | None:
     return None
 
 
-def read_audit_inputs(repo: str | Path, remote: str) -> AuditInputs:
+def read_audit_inputs(repo: str | Path, remote: str, *, must_exist: bool = False) -> AuditInputs:
     """One snapshot of the remote state: the cursor and the ledger blob ids. Raises
-    StateUnreadable (deleted or rewritten branch, unreachable remote) like every reader."""
+    StateUnreadable (deleted or rewritten branch, unreachable remote, missing when it must
+    exist) like every reader."""
     repo = Path(repo)
-    commit, _ = resolve(repo, snapshot(repo, remote), must_exist=False)
+    commit, _ = resolve(repo, snapshot(repo, remote), must_exist=must_exist)
     if commit is None:
         return AuditInputs(None, None, "no audit cursor yet (the state is not initialised)", {})
     ledger_tree = f"{commit}:{LEDGER_DIR}"
