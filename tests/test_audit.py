@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from helm_guard import schemas, state
+from helm_guard import cli, schemas, state
 from helm_guard.audit import render
 from helm_guard.audit.cursor import Cursor
 from helm_guard.audit.engine import run_audit
@@ -259,7 +259,8 @@ def test_registry_change_rejudges_from_cache_digest(emu, repo):
     assert c.requests == 6
 
 
-def test_halt_on_drift_records_a_halt_that_gate_honours(emu, repo):
+def test_halt_on_drift_records_a_halt_that_gate_honours(emu, repo, monkeypatch, capsys,
+                                                         tmp_path):
     healthy(emu, repo)
     fleet = load_fleet(repo / "helm-fleet.jsonc")
     swapped = own_bindings(fleet, Tenant("bravo"))
@@ -271,9 +272,20 @@ def test_halt_on_drift_records_a_halt_that_gate_honours(emu, repo):
     assert "bravo" in halt and "acme" in halt
     st = state.read_state(repo, "origin", must_exist=True)
     assert [h.scope for h in st.halts] == ["fleet"] and "bravo" in st.halts[0].reason
-    decision = state.check_deploy_allowed(st, "charlie")
-    assert not decision.allowed  # gate and verify read exactly this decision
-    from helm_guard.commands import gate  # noqa: F401 - the gate enforces the same state
+    # the gate, on the next push (a change to shared code: every shop), is blocked by it
+    base = git(repo, "rev-parse", "HEAD")
+    (repo / "src" / "index.js").write_text("// changed\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "code")
+    for var in ("GITHUB_EVENT_BEFORE", "GITHUB_BASE_REF", "GITHUB_ACTIONS"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path / "gh-out"))
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "gh-summary"))
+    monkeypatch.chdir(repo)
+    capsys.readouterr()
+    rc = cli.main(["gate", "--base", base, "--head", "HEAD"])
+    out = capsys.readouterr().out
+    assert rc == 1 and "the fleet is halted" in out and "audit: live drift" in out
 
 
 def test_shop_filter_and_usage_errors(emu, repo):
