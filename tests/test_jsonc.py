@@ -586,6 +586,47 @@ def test_mutated_jsonc_never_raises(
         assert doc.error.line >= 1 and doc.error.col >= 1
 
 
+EXAMPLE_CONFIGS = sorted((Path(__file__).resolve().parents[1] / "examples").rglob("*.jsonc"))
+
+
+WORDS = ["shop", "order", "https://x.example/a//b", "/*", "*/", "//", "caf\u00e9", "\U0001f600",
+         "price", "{", "}", "[", "]", ",", ":", "null", "1e9", "\u2028", "tab\there"]
+
+
+def generated_configs(rng: random.Random, count: int) -> list[str]:
+    """Wrangler-shaped config texts made here (so the test needs nothing beside the clone):
+    the example fleet's files, plus `count` random configs written as plain JSON (the fast
+    path's ground) in varied indentation, with nested envs, bindings, numbers and escapes."""
+    texts = [p.read_text(encoding="utf-8-sig") for p in EXAMPLE_CONFIGS]
+
+    def scalar() -> object:
+        return rng.choice([rng.randint(-10**6, 10**6), rng.random() * 10**rng.randint(-5, 5),
+                           True, False, None, "https://x.example/a//b", "caf\u00e9 \u2028",
+                           "emoji \U0001f600", "", "a\"b\\c", 0, -0.0, 1e21])
+
+    def target(depth: int) -> dict[str, object]:
+        t: dict[str, object] = {
+            "name": f"helm-{rng.randint(0, 999)}",
+            "compatibility_date": "2026-11-01",
+            "vars": {f"V{i}": scalar() for i in range(rng.randint(0, 5))}
+            | {"ABOUT": " ".join(rng.choice(WORDS) for _ in range(rng.randint(20, 80)))},
+            "d1_databases": [{"binding": "DB", "database_name": f"db-{i}",
+                              "database_id": f"{rng.getrandbits(128):032x}"}
+                             for i in range(rng.randint(0, 2))],
+            "r2_buckets": [{"binding": "ASSETS", "bucket_name": f"b-{rng.randint(0, 99)}"}],
+            "routes": [{"pattern": f"s{rng.randint(0, 9)}.example", "custom_domain": True}],
+        }
+        if depth == 0:
+            t["env"] = {f"e{i}": target(1) for i in range(rng.randint(0, 3))}
+        return t
+
+    for _ in range(count):
+        value = target(0)
+        texts.append(json.dumps(value, indent=rng.choice([None, 1, 2, "\t"]),
+                                ensure_ascii=rng.random() < 0.5))
+    return texts
+
+
 def test_rapidjson_never_accepts_what_the_positional_parser_rejects() -> None:
     """RapidJSON is a different parser: on thousands of mutated real-world and JSONC-heavy
     texts (comments, trailing commas, CR/LF, NUL, NaN, surrogates, odd numbers), whatever the
@@ -593,6 +634,7 @@ def test_rapidjson_never_accepts_what_the_positional_parser_rejects() -> None:
     rng = random.Random(2026)
     seeds = [WRANGLER, TWO_PRODS, '{"a": [1, 2.5e-3, -0, {"b": null}], "c": "x//y/*z*/",}',
              '{\r\n  "s": "\\ud83d\\ude00", // c\r\n  "n": 1E+2,\r\n}']
+    seeds += generated_configs(random.Random(11), 40)  # the same with or without ../shared
     if CORPUS.is_dir():
         seeds += [f.read_text(encoding="utf-8-sig") for f in sorted(CORPUS.iterdir())[:40]]
     alphabet = [*MUTATION_ALPHABET, "//", "/*", "*/", ",]", ",}", "NaN", "Infinity", "\r\n",
