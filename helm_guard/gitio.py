@@ -166,8 +166,14 @@ def run(
     env: Mapping[str, str] | None = None,
     timeout: float = LOCAL_TIMEOUT,
     check: bool = True,
+    base_env: Mapping[str, str] | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
-    """Run `git <args>` in `repo` with a scrubbed environment; raise GitError when it fails."""
+    """Run `git <args>` in `repo` with a scrubbed environment; raise GitError when it fails.
+
+    The environment is `base_env` (default: this process's), scrubbed by `clean_env`, plus
+    `env`. A caller that must not pass on anything of its own environment (the drill's
+    sandbox: no real Cloudflare token may reach a hook) gives the complete one as `base_env`.
+    """
     cmd = ["git", *args]
     try:
         proc = subprocess.run(  # noqa: S603 - fixed executable, argument list, no shell
@@ -175,7 +181,7 @@ def run(
             cwd=str(repo),
             input=input,
             capture_output=True,
-            env={**clean_env(), **(env or {})},
+            env={**clean_env(base_env), **(env or {})},
             timeout=timeout,
             check=False,
         )

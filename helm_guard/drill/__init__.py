@@ -143,10 +143,8 @@ def run_scenario(module: ModuleType, ws: Workspace, secrets: set[str]) -> Scenar
     try:
         module.run(ws, rec)
     except Exception as exc:  # a broken scenario step is a FAIL, never a crash of the drill
-        error = rec.redact(f"{type(exc).__name__}: {exc}")
-        tb = traceback.format_exc(limit=3)
-        rec.expect("the scenario ran to the end", "no error", rec.redact(f"{error} ({tb[-300:]})"),
-                   False)
+        error = rec.redact(_describe(exc))
+        rec.expect("the scenario ran to the end", "no error", error, False)
     finally:
         ws.record = None
     seconds = time.perf_counter() - start
@@ -164,6 +162,17 @@ def run_scenario(module: ModuleType, ws: Workspace, secrets: set[str]) -> Scenar
                    not leaked)
         result = _judge(module, rec, error, seconds)
     return result
+
+
+def _describe(exc: BaseException) -> str:
+    """One line for a scenario that stopped: the error and where (file:line of the innermost
+    helm-guard frame), never a traceback."""
+    where = ""
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if "helm_guard" in frame.filename:
+            where = f" (at {Path(frame.filename).name}:{frame.lineno})"
+    message = " ".join(str(exc).split()) or "no message"
+    return f"{type(exc).__name__}: {message}{where}"
 
 
 def _judge(module: ModuleType, rec: Record, error: str | None, seconds: float) -> ScenarioResult:

@@ -32,6 +32,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
+from helm_guard import gitio
 from helm_guard.emulator import DEFAULT_ACCOUNT_ID, CloudflareEmulator
 from helm_guard.errors import UsageError
 
@@ -113,16 +114,9 @@ def find_wrangler(explicit: str | None, fleet_root: Path) -> Path | None:
 
 def _git_toplevel(path: Path) -> Path | None:
     try:
-        proc = subprocess.run(  # noqa: S603 - fixed executable, argument list
-            ["git", "rev-parse", "--show-toplevel"], cwd=path, capture_output=True,
-            text=True, timeout=30, check=False,
-            env={k: v for k, v in os.environ.items() if not k.startswith("GIT_")},
-        )
-    except (OSError, subprocess.TimeoutExpired):
+        return gitio.toplevel(path).resolve()
+    except gitio.GitError:
         return None
-    if proc.returncode != 0:
-        return None
-    return Path(proc.stdout.strip()).resolve()
 
 
 class Sandbox:
@@ -256,6 +250,9 @@ class Workspace:
         self.origin = origin
         self.path = clone
         self.base_sha = self.git_out("rev-parse", "HEAD")
+        # where the current scenario starts (the seed, or the scenario's own set-up commit):
+        # the gate checks start_sha..HEAD and a refused commit leaves HEAD here
+        self.start_sha = self.base_sha
         self.record: Record | None = None
         self.summary_file = base / "step-summary.md"
         self.output_file = base / "github-output.txt"
@@ -286,18 +283,28 @@ class Workspace:
         return self.run(label, [sys.executable, "-m", "helm_guard", *args], env=extra)
 
     def git(self, label: str, *args: str) -> CommandRun:
-        return self.run(label, ["git", *args])
+        """Run git in the clone (through `gitio`, the one git door) and record it."""
+        start = time.perf_counter()
+        proc = _git_proc(self.sandbox.child_env(), self.path, *args)
+        result = CommandRun(label, ("git", *args), proc.returncode,
+                            time.perf_counter() - start,
+                            proc.stdout.decode("utf-8", "replace"),
+                            proc.stderr.decode("utf-8", "replace"))
+        if self.record is not None:
+            self.record.command(result)
+        return result
 
     def git_out(self, *args: str) -> str:
-        proc = _run(["git", *args], self.path, self.sandbox.child_env())
-        return proc.stdout.strip()
+        proc = _git(self.sandbox.child_env(), self.path, *args)
+        return proc.stdout.decode("utf-8", "replace").strip()
 
     # ------------------------------------------------------------------ state
     def reset(self) -> None:
         """Back to the seed commit: work tree, index, HEAD, output files."""
-        _run(["git", "reset", "--quiet", "--hard", self.base_sha], self.path,
-             self.sandbox.child_env())
-        _run(["git", "clean", "-q", "-fdx"], self.path, self.sandbox.child_env())
+        env = self.sandbox.child_env()
+        _git(env, self.path, "reset", "--quiet", "--hard", self.base_sha)
+        _git(env, self.path, "clean", "-q", "-fdx")
+        self.start_sha = self.base_sha
         self.reset_outputs()
 
     def reset_outputs(self) -> None:
@@ -314,7 +321,7 @@ class Workspace:
     def commit(self, label: str, message: str, *, verify: bool = True,
                amend: bool = False) -> CommandRun:
         """Stage everything and commit; with `verify` the pre-commit hook runs."""
-        _run(["git", "add", "--all"], self.path, self.sandbox.child_env())
+        _git(self.sandbox.child_env(), self.path, "add", "--all")
         args = ["commit", "-m", message]
         if not verify:
             args.append("--no-verify")
@@ -369,5 +376,21 @@ def _run(argv: Sequence[str], cwd: Path, env: Mapping[str, str], *,
     return proc
 
 
-def _git(env: Mapping[str, str], cwd: Path, *args: str) -> None:
-    _run(["git", *args], cwd, env)
+def _git_proc(env: Mapping[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+    """git through `gitio` with exactly the sandbox's environment (`env`, scrubbed again by
+    gitio), stdin empty; a git that cannot run or hangs is an exit code, never an exception."""
+    try:
+        return gitio.run(cwd, *args, input=b"", base_env=env, timeout=COMMAND_TIMEOUT,
+                         check=False)
+    except gitio.GitError as exc:  # cannot start git, or it timed out
+        return subprocess.CompletedProcess(["git", *args], exc.returncode, b"",
+                                           exc.stderr.encode("utf-8", "replace"))
+
+
+def _git(env: Mapping[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+    """A sandbox set-up git step: it must succeed (else a UsageError naming the step)."""
+    proc = _git_proc(env, cwd, *args)
+    if proc.returncode != 0:
+        raise UsageError(f"drill: sandbox set-up step failed: git {' '.join(args[:2])}: "
+                         f"{proc.stderr.decode('utf-8', 'replace').strip()[-400:]}")
+    return proc

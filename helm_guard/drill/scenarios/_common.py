@@ -221,7 +221,7 @@ def expect_exit(rec: Record, what: str, run: CommandRun, code: int) -> bool:
 
 def gate(ws: Workspace, label: str, base: str | None = None) -> CommandRun:
     """`helm-guard gate` for the range base..HEAD, as the deploy workflow runs it."""
-    return ws.helm(label, "gate", "--base", base or ws.base_sha, "--head", ws.head(),
+    return ws.helm(label, "gate", "--base", base or ws.start_sha, "--head", ws.head(),
                    *ws.fleet_args())
 
 
@@ -236,13 +236,13 @@ def commit_fault(ws: Workspace, rec: Record, message: str,
                    "not found", False)
     else:
         expect_blocked(rec, "the pre-commit hook (git commit)", run, places, rule)
-        head_moved = ws.head() != ws.base_sha
+        head_moved = ws.head() != ws.start_sha
         rec.expect("the refused commit was not created", "HEAD unchanged",
                    "HEAD moved" if head_moved else "HEAD unchanged", not head_moved)
         if run.exit_code != 0:
             rec.timing("detect", run.seconds)
     rec.begin("gate")
-    if ws.head() == ws.base_sha:  # refused, as it should be: commit it anyway, as a push would
+    if ws.head() == ws.start_sha:  # refused, as it should be: commit it anyway, as a push would
         forced = ws.commit("git commit --no-verify (hook bypassed)", message, verify=False)
         if forced.exit_code != 0:
             raise RuntimeError(f"could not commit the fault: {rec.excerpt(forced)}")

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from helm_guard.drill import Record
 from helm_guard.drill.sandbox import Workspace
-from helm_guard.drill.scenarios._common import FleetView, commit_fault, swap
+from helm_guard.drill.scenarios._common import commit_fault, swap
+from helm_guard.drill.scenarios._setup import ensure_pair
 
 NAME = "d1-id-swap"
 TITLE = "D1 database ids swapped, names correct"
@@ -17,7 +18,7 @@ RULE = "HG403"
 
 
 def run(ws: Workspace, rec: Record) -> None:
+    a, b = ensure_pair(ws, rec, "d1_databases", "database_id")
     rec.begin("inject")
-    a, b = FleetView(ws).pair("d1_databases", "database_id")
     swap(ws, a, b)
     commit_fault(ws, rec, f"drill: swap the D1 ids of {a.shop} and {b.shop}", [a, b], RULE)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from helm_guard.drill import Record
 from helm_guard.drill.sandbox import Workspace
-from helm_guard.drill.scenarios._common import FleetView, commit_fault, swap
+from helm_guard.drill.scenarios._common import commit_fault, swap
+from helm_guard.drill.scenarios._setup import ensure_pair
 
 NAME = "r2-bucket-swap"
 TITLE = "R2 buckets swapped between two shops"
@@ -15,7 +16,7 @@ FRESH = False
 
 
 def run(ws: Workspace, rec: Record) -> None:
+    a, b = ensure_pair(ws, rec, "r2_buckets", "bucket_name")
     rec.begin("inject")
-    a, b = FleetView(ws).pair("r2_buckets", "bucket_name")
     swap(ws, a, b)
     commit_fault(ws, rec, f"drill: swap the R2 buckets of {a.shop} and {b.shop}", [a, b])

@@ -7,7 +7,8 @@ import json
 
 from helm_guard.drill import Record
 from helm_guard.drill.sandbox import Workspace
-from helm_guard.drill.scenarios._common import FleetView, commit_fault, insert_member
+from helm_guard.drill.scenarios._common import commit_fault, insert_member
+from helm_guard.drill.scenarios._setup import ensure_pair
 
 NAME = "duplicate-key-swap"
 TITLE = "Swap hidden under a duplicate key"
@@ -20,8 +21,8 @@ FRESH = False
 
 
 def run(ws: Workspace, rec: Record) -> None:
+    a, b = ensure_pair(ws, rec, "d1_databases", "database_id")
     rec.begin("inject")
-    a, b = FleetView(ws).pair("d1_databases", "database_id")
     insert_member(ws, a.rel, a.path[:-1], "database_id", b.value, after=a.path)
     rec.begin("inspect")
     run_ = ws.helm("helm-guard inspect", "inspect", a.rel, "--format", "json")

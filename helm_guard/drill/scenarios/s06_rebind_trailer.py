@@ -17,6 +17,7 @@ from helm_guard.drill.scenarios._common import (
     gate,
     replace_value,
 )
+from helm_guard.drill.scenarios._setup import ensure_pair
 
 NAME = "rebind-trailer"
 TITLE = "Rebind without, then with, the Helm-Rebind trailer"
@@ -32,9 +33,9 @@ def _mentions_rebind(text: str, shop: str) -> bool:
 
 
 def run(ws: Workspace, rec: Record) -> None:
+    loc, _ = ensure_pair(ws, rec, "d1_databases", "database_id")
     rec.begin("inject")
     view = FleetView(ws)
-    loc = view.one("d1_databases", "database_id")
     shop = loc.shop
     if view.fleet.shops.get(shop, {}).get("database_id") != loc.value:
         raise CannotInject(f"shop {shop}'s config and registry disagree before the drill")

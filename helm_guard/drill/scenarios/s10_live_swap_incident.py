@@ -12,6 +12,7 @@ from typing import Any
 from helm_guard.drill import Record
 from helm_guard.drill.sandbox import Workspace
 from helm_guard.drill.scenarios._common import CannotInject, FleetView, expect_exit
+from helm_guard.drill.scenarios._setup import ensure_pair
 
 NAME = "live-swap-incident"
 TITLE = "Swapped version live: halt, rollback, verify, incident file, resume"
@@ -53,8 +54,9 @@ def run(ws: Workspace, rec: Record) -> None:
                    "HELM_GUARD_WRANGLER, node_modules/.bin/wrangler or tests/node)",
                    "not found: run `npm ci --prefix tests/node`", False)
         return
+    a, b = ensure_pair(ws, rec, "d1_databases", "database_id")
+    rec.begin("set-up")
     view = FleetView(ws)
-    a, b = view.pair("d1_databases", "database_id")
     target = view.target_of(a.shop).target
     if target.worker is None:
         raise CannotInject(f"shop {a.shop}'s target has no worker name")
@@ -65,7 +67,7 @@ def run(ws: Workspace, rec: Record) -> None:
     v1 = emu.seed_version(worker, good, deploy=True, message="drill: good v1")
     v2 = emu.seed_version(worker, good, deploy=True, message="drill: good v2")
     ledger = all(_seed_ledger(ws, a.shop, {
-        "action": "deploy", "worker": worker, "version_id": v, "commit": ws.base_sha,
+        "action": "deploy", "worker": worker, "version_id": v, "commit": ws.start_sha,
         "digest": None, "actor": DRILL_ACTOR, "message": "seeded by the drill"})
         for v in (v1, v2))
     v3 = emu.seed_version(worker, swapped, deploy=True, message="drill: swapped v3")
