@@ -35,6 +35,7 @@ COMMANDS: dict[str, str] = {
     "rollback": "roll a shop back to the newest version whose bindings are its own",
     "drill": "run disaster drills in a sandbox and report what the guard did",
     "audit": "compare what is live on Cloudflare with the registry, tenant by tenant",
+    "emulator": "serve the local Cloudflare API emulator to rehearse deploy/rollback by hand",
 }
 
 

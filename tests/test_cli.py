@@ -194,3 +194,74 @@ def test_check_keeps_only_its_latest_result_alive(tmp_path: Path) -> None:
     assert main(["check", "--fleet", fleet, "--output", str(tmp_path / "b.txt")]) == 0
     assert len(_common._KEPT) == 1 and _common._KEPT[0] is not first
     assert (tmp_path / "a.txt").read_text() == (tmp_path / "b.txt").read_text()
+
+
+# --- helm-guard emulator -------------------------------------------------------------------
+
+
+def _start_emulator(*args: str) -> tuple[subprocess.Popen[str], dict[str, str]]:
+    proc = subprocess.Popen(  # noqa: S603 - argument list
+        [sys.executable, "-m", "helm_guard", "emulator", *args], cwd=ROOT,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    exports: dict[str, str] = {}
+    assert proc.stdout is not None
+    while len(exports) < 3:
+        line = proc.stdout.readline()
+        assert line, proc.stderr.read() if proc.stderr else "no output"
+        name, _, value = line.strip().removeprefix("export ").partition("=")
+        exports[name] = value
+    return proc, exports
+
+
+def _api(exports: dict[str, str], path: str, token: str | None) -> tuple[int, dict]:
+    import urllib.error
+    import urllib.request
+
+    req = urllib.request.Request(exports["CLOUDFLARE_API_BASE_URL"] + path)
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - 127.0.0.1
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
+def test_emulator_serves_a_seeded_fleet_until_interrupted() -> None:
+    """What an operator rehearses on: the export lines, the fleet's Workers live, a token that is
+    required, and Ctrl-C ends it cleanly (exit 0)."""
+    import signal
+
+    proc, exports = _start_emulator("--seed-fleet", "--fleet", "examples/fleet/helm-fleet.jsonc")
+    try:
+        assert set(exports) == {"CLOUDFLARE_API_BASE_URL", "CLOUDFLARE_API_TOKEN",
+                                "CLOUDFLARE_ACCOUNT_ID"}
+        assert exports["CLOUDFLARE_API_BASE_URL"].startswith("http://127.0.0.1:")
+        assert exports["CLOUDFLARE_ACCOUNT_ID"] == "0123456789abcdef0123456789abcdef"
+        path = (f"/accounts/{exports['CLOUDFLARE_ACCOUNT_ID']}/workers/scripts/helm-acme"
+                "/deployments")
+        status, body = _api(exports, path, exports["CLOUDFLARE_API_TOKEN"])
+        assert status == 200 and body["success"]
+        (deployment,) = body["result"]["deployments"]
+        assert deployment["versions"][0]["percentage"] == 100
+        status, _ = _api(exports, path, "some-other-token")
+        assert status in (401, 403)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "seeded acme: Worker helm-acme" in err
+    assert "seeded bravo (staging): Worker helm-bravo-staging" in err
+    assert "Traceback" not in err
+
+
+def test_emulator_port_in_use_is_exit_2() -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        proc = run("emulator", "--port", str(port))
+    assert proc.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in proc.stderr and "--port" in proc.stderr

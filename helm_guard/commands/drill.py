@@ -44,7 +44,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from helm_guard.drill import report as drill_report
     from helm_guard.drill import run_drill, scan_for_secrets
-    from helm_guard.drill.sandbox import find_wrangler
+    from helm_guard.drill.sandbox import WRANGLER_HINT, find_wrangler
     from helm_guard.drill.scenarios import BY_NAME, SCENARIOS
     from helm_guard.fleet import find_fleet_file
 
@@ -68,6 +68,9 @@ def run(args: argparse.Namespace) -> int:
 
     def progress(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
+
+    if wrangler is None and any(getattr(m, "NEEDS_WRANGLER", False) for m in selected):
+        progress(f"helm-guard drill: {WRANGLER_HINT}")
 
     secrets: set[str] = set()
     result = run_drill(selected, fleet_file, wrangler=wrangler, keep_sandbox=args.keep_sandbox,

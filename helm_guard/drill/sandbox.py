@@ -92,6 +92,13 @@ def find_pre_commit() -> list[str] | None:
     return [found] if found else None
 
 
+WRANGLER_HINT = (
+    "wrangler 4.86.0 not found (the live-swap-incident scenario runs the real wrangler): run "
+    "`npm i -D wrangler@4.86.0` in the fleet repository, or pass --wrangler PATH (or set "
+    "HELM_GUARD_WRANGLER)"
+)
+
+
 def find_wrangler(explicit: str | None, fleet_root: Path) -> Path | None:
     """wrangler for the incident scenario: `--wrangler`, `$HELM_GUARD_WRANGLER`, the fleet's
     node_modules, else the tests/node install of this helm-guard checkout; None if absent."""

@@ -163,12 +163,13 @@ class EmulatorCore:
         """The routers for other paths (`/zones/...`); each area appends its own."""
         return []
 
-    def start(self) -> str:
-        """Bind 127.0.0.1 on a free port, serve in a daemon thread, return the base URL."""
+    def start(self, port: int = 0) -> str:
+        """Bind 127.0.0.1 on `port` (0: a free one), serve in a daemon thread, return the base
+        URL. OSError when the port cannot be bound."""
         if self._server is not None:
             raise EmulatorError("emulator already started")
         self._stop_event.clear()
-        server = _Server(("127.0.0.1", 0), _Handler)
+        server = _Server(("127.0.0.1", port), _Handler)
         server.emulator = self
         self._server = server
         port = server.server_address[1]

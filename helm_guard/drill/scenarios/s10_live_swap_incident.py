@@ -10,7 +10,7 @@ import sys
 from typing import Any
 
 from helm_guard.drill import Record
-from helm_guard.drill.sandbox import Workspace
+from helm_guard.drill.sandbox import WRANGLER_HINT, Workspace
 from helm_guard.drill.scenarios._common import CannotInject, FleetView, expect_exit
 from helm_guard.drill.scenarios._setup import ensure_pair
 
@@ -52,7 +52,7 @@ def run(ws: Workspace, rec: Record) -> None:
     if ws.sandbox.wrangler is None:
         rec.expect("the real wrangler is available", "wrangler 4.86.0 (`--wrangler PATH`, "
                    "HELM_GUARD_WRANGLER, node_modules/.bin/wrangler or tests/node)",
-                   "not found: run `npm ci --prefix tests/node`", False)
+                   WRANGLER_HINT, False)
         return
     a, b = ensure_pair(ws, rec, "d1_databases", "database_id")
     rec.begin("set-up")
