@@ -297,6 +297,22 @@ class Fleet:
         nothing or a path outside the fleet root is a configuration error."""
         return self.config_candidates(check=True)[0]
 
+    def root_file_error(self, index: int, pattern: str, rel: str) -> UsageError:
+        """A shop-per-file entry matched a file at the fleet root: its shop would be the folder
+        name, and there is none. Refused (never a shop named ''), with the exact fix."""
+        where = ""
+        if self.doc is not None:
+            span = self.doc.span(("configs", index))
+            where = f":{span.line}:{span.col}"
+        return UsageError(
+            f"{self.path}{where}: configs entry {pattern!r} matches {rel}, a file at the fleet "
+            "root; in the shop-per-file layout (the default) a file's shop is its folder "
+            "(shops/<slug>/wrangler.jsonc), and a root file has no folder",
+            hint=f'if its envs are the shops (env.<slug>), declare that layout: {{"glob": '
+                 f'"{pattern}", "layout": "env-per-shop"}}; if it is one shop\'s file, move it '
+                 f"to <slug>/{rel}",
+        )
+
     def no_match(self, pattern: str) -> UsageError:
         return UsageError(f"{self.path}: configs pattern {pattern!r} matches no file",
                           hint="fix the pattern, or add the missing config file")
@@ -312,7 +328,7 @@ class Fleet:
         pending: dict[str, list[str]] = {}
         root = str(self.root)
         prefix = os.path.join(root, "")  # ends with the separator: one concatenation per path
-        for spec in self.data.get("configs", ()):
+        for index, spec in enumerate(self.data.get("configs", ())):
             if isinstance(spec, str):
                 spec = {"glob": spec}
             pattern = spec["glob"]
@@ -325,6 +341,8 @@ class Fleet:
             for rel, linked in matches:
                 rel_posix = rel.replace(os.sep, "/")
                 if rel_posix not in out:
+                    if per_file and "/" not in rel_posix:
+                        raise self.root_file_error(index, pattern, rel_posix)
                     slug = rel_posix.rpartition("/")[0].rpartition("/")[2] if per_file else None
                     out[rel_posix] = ConfigEntry(prefix + rel, rel_posix, layout, slug, linked,
                                                  defer)

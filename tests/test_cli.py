@@ -265,3 +265,104 @@ def test_emulator_port_in_use_is_exit_2() -> None:
         proc = run("emulator", "--port", str(port))
     assert proc.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in proc.stderr and "--port" in proc.stderr
+
+
+# --- missing paths, messages ----------------------------------------------------------------
+
+DIGEST = "sha256:" + "0" * 64
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["check", "nope.jsonc"], "no such file: nope.jsonc"),
+    (["check", "--fleet", "nope.jsonc"], "fleet file not found: nope.jsonc"),
+    (["check", "--wrangler-schema", "nope.json"], "--wrangler-schema: no such file"),
+    (["inspect", "nope.jsonc"], "cannot read nope.jsonc"),
+    (["inspect", "shops/acme/wrangler.jsonc", "nope.jsonc"], "cannot read nope.jsonc"),
+    (["inspect", "shops"], "cannot read shops"),
+    (["gate", "--fleet", "nope.jsonc"], "fleet file not found: nope.jsonc"),
+    (["verify", "--shop", "acme", "--digest", DIGEST, "--fleet", "nope.jsonc"],
+     "fleet file not found"),
+    (["deploy", "--shop", "acme", "--fleet", "nope.jsonc"], "fleet file not found"),
+    (["rollback", "--shop", "acme", "--fleet", "nope.jsonc"], "fleet file not found"),
+    (["batch", "--plan", "nope.json", "--index", "0"], "cannot read the plan nope.json"),
+    (["drill", "--fleet", "nope.jsonc"], "fleet file not found"),
+    (["drill", "--report", "no-such-dir/report.json"], "its directory does not exist"),
+    (["emulator", "--fleet", "nope.jsonc"], "fleet file not found"),
+])
+def test_missing_paths_are_exit_2(tmp_path: Path, args: list[str], fragment: str) -> None:
+    """README: unreadable input is exit 2 for every command that takes a path."""
+    copy_example(tmp_path)
+    proc = run(*args, cwd=tmp_path)
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    assert fragment in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_inspect_text_without_a_worker_name(tmp_path: Path) -> None:
+    (tmp_path / "w.jsonc").write_text('{"main": "x.js", "env": {"a": {"name": "helm-a"}}}')
+    proc = run("inspect", "w.jsonc", "--format", "text", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "None" not in proc.stdout
+    assert '[top level] worker (none: no "name" in the config)' in proc.stdout
+    assert "[env a] worker helm-a" in proc.stdout
+
+
+def test_root_file_in_the_per_file_layout_is_refused_with_the_fix(tmp_path: Path) -> None:
+    """`"configs": ["wrangler.jsonc"]` (default layout shop-per-file) for a root file with an env
+    per shop: there is no folder to name the shop; never a finding about shop ''."""
+    copy_example(tmp_path)
+    fleet = tmp_path / "helm-fleet.jsonc"
+    regional = tmp_path / "regional" / "wrangler.jsonc"
+    (tmp_path / "wrangler.jsonc").write_text(regional.read_text().replace("../src/", "src/"))
+    regional.unlink()
+    edit(fleet, '{"glob": "regional/wrangler.jsonc", "layout": "env-per-shop"}', '"wrangler.jsonc"')
+    proc = run("check", cwd=tmp_path)
+    assert proc.returncode == 2, proc.stdout
+    assert "shop ''" not in proc.stdout + proc.stderr
+    assert "configs entry 'wrangler.jsonc' matches wrangler.jsonc, a file at the fleet root" \
+        in proc.stderr
+    assert '{"glob": "wrangler.jsonc", "layout": "env-per-shop"}' in proc.stderr
+    assert "helm-fleet.jsonc:8:" in proc.stderr  # the entry's position
+    # the fix, applied as written, is clean
+    edit(fleet, '"wrangler.jsonc"', '{"glob": "wrangler.jsonc", "layout": "env-per-shop"}')
+    proc = run("check", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_gate_without_origin_head_names_set_head(tmp_path: Path) -> None:
+    from tests.gate_fixtures import git, make_repo
+
+    repo = make_repo(tmp_path)
+    git(repo.work, "remote", "set-head", "origin", "--delete")
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("GIT_", "GITHUB_")) and k != "HELM_GUARD_DEBUG"}
+    proc = subprocess.run([sys.executable, "-m", "helm_guard", "gate"], cwd=repo.work,
+                          capture_output=True, text=True, timeout=60, check=False, env=env)
+    assert proc.returncode == 1, proc.stderr
+    out = proc.stdout + proc.stderr
+    assert "no base commit to compare with" in out
+    assert "`git remote set-head origin --auto`" in out
+    git(repo.work, "remote", "set-head", "origin", "--auto")
+    proc = subprocess.run([sys.executable, "-m", "helm_guard", "gate"], cwd=repo.work,
+                          capture_output=True, text=True, timeout=60, check=False, env=env)
+    assert "no base commit" not in proc.stdout + proc.stderr
+
+
+def test_gate_refusal_while_halted_gives_the_full_resume_command(tmp_path: Path) -> None:
+    from tests.gate_fixtures import make_repo
+
+    repo = make_repo(tmp_path)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("GIT_", "GITHUB_")) and k != "HELM_GUARD_DEBUG"}
+
+    def helm(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "helm_guard", *args], cwd=repo.work,
+                              capture_output=True, text=True, timeout=60, check=False, env=env)
+
+    assert helm("halt", "--shop", "acme", "--reason", "drill").returncode == 0
+    repo.edit(ACME, '"SHOP_SLUG": "acme"', '"SHOP_SLUG": "acme", "X": "1"')
+    repo.commit("touch acme")
+    proc = helm("gate", "--base", "HEAD~1")
+    assert proc.returncode == 1
+    text = proc.stdout + proc.stderr
+    assert "lift it with `helm-guard resume --shop acme --reason TEXT`" in text

@@ -61,6 +61,9 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"unknown scenario: {', '.join(unknown)}",
                              hint="choose from: all, " + ", ".join(BY_NAME))
         selected = [m for m in SCENARIOS if m.NAME in names]
+    if args.report and not Path(args.report).resolve().parent.is_dir():
+        raise UsageError(f"--report {args.report}: its directory does not exist",
+                         hint="create the directory first, or name a file in an existing one")
     fleet_file = find_fleet_file(args.fleet)
     wrangler = find_wrangler(args.wrangler, fleet_file.parent)
     if args.wrangler and wrangler is None:

@@ -217,7 +217,9 @@ def _commits(repo: Path, base: str | None, head: str, remote: str,
         target = gitio.resolve_commit(repo, branch) if branch else None
         if branch is None or target is None:
             raise Blocked("no base commit to compare with: pass --base, or set "
-                          "GITHUB_EVENT_BEFORE, or fetch the remote's default branch",
+                          "GITHUB_EVENT_BEFORE, or fetch the remote's default branch and "
+                          f"record it as {remote}/HEAD (`git fetch {remote}` then "
+                          f"`git remote set-head {remote} --auto`)",
                           hint=FETCH_HINT)
         mb = gitio.merge_base(repo, target, head_sha)
         if mb is None:
@@ -276,7 +278,9 @@ def _halt_check(repo: Path, remote: str, must_exist: bool,
         if hit:
             who = "the fleet" if h.scope == "fleet" else f"shop {h.shop}"
             reasons.append(f"{who} is halted (by {h.by}, since {state.format_time(h.since)}): "
-                           f"{h.reason}; `helm-guard resume` lifts it")
+                           f"{h.reason}; lift it with `helm-guard resume "
+                           + ("" if h.scope == "fleet" else f"--shop {h.shop} ")
+                           + "--reason TEXT`")
     return described, reasons
 
 

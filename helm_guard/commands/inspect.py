@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from helm_guard import jsonc
 from helm_guard.commands._common import write_output
-from helm_guard.errors import EXIT_BLOCKED, EXIT_OK
+from helm_guard.errors import EXIT_BLOCKED, EXIT_OK, EXIT_USAGE
 from helm_guard.resolve import resolve
 
 
@@ -27,6 +28,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Exit 0: every target resolves; 1: a file does not parse or a target is refused (what
+    wrangler would refuse); 2: a path cannot be read (missing, a directory, no permission),
+    after printing what was read (the unreadable entry carries its error)."""
     entries = [inspect_file(p, args.env) for p in args.paths]
     if args.format == "json":
         out: Any = entries[0] if len(entries) == 1 else entries
@@ -34,8 +38,16 @@ def run(args: argparse.Namespace) -> int:
     else:
         text = "".join(render_text(e) for e in entries)
     write_output(text, args.output)
+    unreadable = [e for e in entries if e["error"] and e["error"].startswith(_UNREADABLE)]
+    if unreadable:
+        for e in unreadable:
+            print(f"helm-guard inspect: {e['error']}", file=sys.stderr)
+        return EXIT_USAGE
     bad = any(e["error"] or any(t["error"] for t in e["targets"]) for e in entries)
     return EXIT_BLOCKED if bad else EXIT_OK
+
+
+_UNREADABLE = "cannot read "
 
 
 def inspect_file(path: str, env: str | None = None) -> dict[str, Any]:
@@ -43,7 +55,7 @@ def inspect_file(path: str, env: str | None = None) -> dict[str, Any]:
     try:
         doc = jsonc.parse_file(path)
     except OSError as exc:
-        entry["error"] = f"cannot read {path}: {exc.strerror or exc}"
+        entry["error"] = f"{_UNREADABLE}{path}: {exc.strerror or exc}"
         return entry
     if doc.error is not None:
         e = doc.error
@@ -89,7 +101,8 @@ def render_text(entry: dict[str, Any]) -> str:
         if t["error"]:
             lines.append(f"  [{label}] ERROR: {t['error']}")
             continue
-        lines.append(f"  [{label}] worker {t['worker']}  account {t['account_id'] or '-'}")
+        worker = t["worker"] or '(none: no "name" in the config)'
+        lines.append(f"  [{label}] worker {worker}  account {t['account_id'] or '-'}")
         for b in t["d1_databases"]:
             lines.append(f"      D1  {b['binding']:<12} {b['database_name'] or '-':<28} "
                          f"{b['database_id'] or '(no database_id)'}")

@@ -107,7 +107,8 @@ def run(args: argparse.Namespace) -> int:
         else:
             print("halted: nothing; deploys may proceed")
         if expired:
-            print(f"expired, no longer blocking ({len(expired)}); clear with `helm-guard resume`:")
+            print(f"expired, no longer blocking ({len(expired)}); clear with "
+                  "`helm-guard resume --reason TEXT`:")
             for h in expired:
                 print(f"  {state.describe_halt(h, now)}")
         for note in st.notes:

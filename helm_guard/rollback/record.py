@@ -91,7 +91,8 @@ def next_steps(rb: Rollback, *, done: bool) -> None:
     else:
         lines.append("  1. find what is wrong with the shop (this was not a binding swap)")
     lines.append(
-        "  then: `helm-guard resume` (or `--shop " + rb.slug + "`) once the cause is "
+        "  then: `helm-guard resume --reason TEXT` (or `helm-guard resume --shop " + rb.slug
+        + " --reason TEXT` for a shop halt) once the cause is "
         "fixed; until then the halt stays in force"
     )
     for line in lines:

@@ -175,7 +175,7 @@ def pick(
         f"no version of {expected.worker} that Cloudflare can still roll back to binds shop "
         f"{slug}'s own resources (checked {len(order)}); nothing was rolled back",
         hint="options: (1) fix the shop's config in git (the registry is the truth), get it "
-        f"reviewed, `helm-guard resume --shop {slug}` and `helm-guard deploy --shop "
+        f"reviewed, `helm-guard resume --shop {slug} --reason TEXT` and `helm-guard deploy --shop "
         f"{slug}`; (2) if you know a correct older version, `--to VERSION_ID` (it is "
         "still checked); (3) to stop the damage now, take the shop offline (e.g. disable "
         "its route) while you fix it",

@@ -38,7 +38,8 @@ class Decision:
         if not self.allowed:
             raise Blocked(
                 self.message(),
-                hint="wait for `helm-guard resume`, or roll back instead "
+                hint="wait for `helm-guard resume --reason TEXT` (add `--shop SLUG` for a shop "
+                "halt), or roll back instead "
                 "(`helm-guard rollback --shop " + self.shop + "` is allowed while halted); "
                 "`helm-guard status` shows who halted and why",
             )
