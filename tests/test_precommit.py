@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.fleets import ACME, ACME_ID, BRAVO_ID, copy_example, edit
@@ -72,3 +73,55 @@ def test_precommit_refuses_swap_and_accepts_clean(tmp_path: Path) -> None:
     assert swapped.returncode != 0, out
     assert f"{ACME}:17:22: HG403" in out
     assert git(repo, "log", "--oneline").stdout.count("\n") == 1  # the swap did not land
+
+
+def _readme_snippet() -> dict:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## pre-commit", 1)[1]
+    block = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    return yaml.safe_load(block)
+
+
+def _version() -> str:
+    match = re.search(r'^version = "([^"]+)"', (ROOT / "pyproject.toml").read_text(), re.M)
+    assert match
+    return match.group(1)
+
+
+@pytest.mark.slow
+def test_readme_snippet_works_as_written(tmp_path: Path) -> None:
+    """The README's snippet, with only `repo:` pointed at a real git clone of this repository
+    tagged as a release is tagged (`v` + the pyproject version), run by the real pre-commit with
+    the hook's own `language: python` environment: a clean fleet passes, a swap is refused."""
+    assert (ROOT / ".git").exists(), "this test needs helm-guard's own git repository"
+    snippet = _readme_snippet()
+    (entry,) = snippet["repos"]
+    assert entry["rev"] == f"v{_version()}", "README's rev must be the current release tag"
+    assert [h["id"] for h in entry["hooks"]] == ["helm-guard"]
+    clone = tmp_path / "helm-guard"
+    proc = git(tmp_path, "clone", "-q", "--no-hardlinks", str(ROOT), str(clone))
+    assert proc.returncode == 0, proc.stderr
+    assert git(clone, "tag", entry["rev"]).returncode == 0
+    entry["repo"] = str(clone)
+    repo = tmp_path / "fleet"
+    copy_example(repo)
+    (repo / ".pre-commit-config.yaml").write_text(yaml.safe_dump(snippet))
+    assert git(repo, "init", "-q", "-b", "main").returncode == 0
+    precommit = shutil.which("pre-commit") or str(Path(sys.executable).parent / "pre-commit")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env["PRE_COMMIT_HOME"] = str(tmp_path / "pre-commit-home")
+    install = subprocess.run([precommit, "install"], cwd=repo, capture_output=True, text=True,
+                             env=env, timeout=120, check=False)
+    assert install.returncode == 0, install.stdout + install.stderr
+    git(repo, "add", "-A")
+    clean = subprocess.run(["git", "commit", "-q", "-m", "clean fleet"], cwd=repo, env={
+        **env, **GIT_ENV}, capture_output=True, text=True, timeout=900, check=False)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert "helm-guard (fleet binding check)" in clean.stdout + clean.stderr
+
+    edit(repo / ACME, ACME_ID, BRAVO_ID)
+    git(repo, "add", ACME)
+    swapped = git(repo, "commit", "-q", "-m", "swap acme's database")
+    out = swapped.stdout + swapped.stderr
+    assert swapped.returncode != 0, out
+    assert f"{ACME}:17:22: HG403" in out
