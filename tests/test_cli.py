@@ -366,3 +366,21 @@ def test_gate_refusal_while_halted_gives_the_full_resume_command(tmp_path: Path)
     assert proc.returncode == 1
     text = proc.stdout + proc.stderr
     assert "lift it with `helm-guard resume --shop acme --reason TEXT`" in text
+
+
+def test_readme_sample_shop_config_checks_clean(tmp_path: Path) -> None:
+    """The README's sample per-shop wrangler.jsonc, in a fleet that registers it, is clean."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    sample = readme.split("A shop's own file in the `shop-per-file` layout", 1)[1]
+    sample = sample.split("```jsonc\n", 1)[1].split("```", 1)[0]
+    stage_id = "9f9f9f9f-0000-4000-8000-000000000abc"
+    (tmp_path / "shops" / "acme").mkdir(parents=True)
+    (tmp_path / "shops" / "acme" / "wrangler.jsonc").write_text(sample.replace("…", stage_id))
+    (tmp_path / "helm-fleet.jsonc").write_text(json.dumps({
+        "version": 1, "configs": ["shops/*/wrangler.jsonc"],
+        "account_id": "0123456789abcdef0123456789abcdef", "stages": ["staging"],
+        "shops": {"acme": {"database_id": ACME_ID, "routes": ["acme.shops.example"],
+                           "stages": {"staging": {"database_id": stage_id}}}}}))
+    proc = run("check", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "2 targets, 1 shop checked" in proc.stdout
