@@ -15,7 +15,9 @@ Child processes get `child_env()`: the caller's environment without anything tha
 redirect git (GIT_DIR, GIT_INDEX_FILE, ...), reach Cloudflare (every CLOUDFLARE_*/CF_* variable,
 in particular a real CLOUDFLARE_API_TOKEN), or write into a real GitHub job (GITHUB_*); plus
 `CLOUDFLARE_API_BASE_URL` = the emulator, a dummy token, a fixed git identity and a PYTHONPATH
-that makes `python -m helm_guard` run this very helm-guard.
+that makes `python -m helm_guard` run this very helm-guard. Every git command of the sandbox goes
+through `helm_guard.gitio` (the one git door) with `child_env()` as its whole environment
+(`gitio.run(base_env=...)`: gitio scrubs it again, nothing of this process's own is added).
 """
 
 from __future__ import annotations
