@@ -9,8 +9,9 @@ import json
 from typing import Any
 
 from helm_guard.drill import Record
-from helm_guard.drill.sandbox import Workspace
+from helm_guard.drill.sandbox import WRANGLER_HINT, Workspace
 from helm_guard.drill.scenarios._common import CannotInject, FleetView, expect_exit
+from helm_guard.drill.scenarios._setup import ensure_pair
 from helm_guard.drill.scenarios.s10_live_swap_incident import _bindings, _seed_ledger
 
 NAME = "out-of-band-swap"
@@ -40,10 +41,11 @@ def run(ws: Workspace, rec: Record) -> None:
     if ws.sandbox.wrangler is None:
         rec.expect("the real wrangler is available", "wrangler 4.86.0 (`--wrangler PATH`, "
                    "HELM_GUARD_WRANGLER, node_modules/.bin/wrangler or tests/node)",
-                   "not found: run `npm ci --prefix tests/node`", False)
+                   WRANGLER_HINT, False)
         return
+    a, b = ensure_pair(ws, rec, "d1_databases", "database_id")
+    rec.begin("set-up")
     view = FleetView(ws)
-    a, b = view.pair("d1_databases", "database_id")
     target = view.target_of(a.shop).target
     if target.worker is None:
         raise CannotInject(f"shop {a.shop}'s target has no worker name")
@@ -51,7 +53,7 @@ def run(ws: Workspace, rec: Record) -> None:
     emu = ws.sandbox.emulator
     good = emu.seed_version(worker, _bindings(target), deploy=True, message="drill: good")
     ledgered = _seed_ledger(ws, a.shop, {
-        "action": "deploy", "worker": worker, "version_id": good, "commit": ws.base_sha,
+        "action": "deploy", "worker": worker, "version_id": good, "commit": ws.start_sha,
         "digest": None, "actor": "helm-guard drill", "message": "seeded by the drill",
         "stage": None})
     swapped = emu.out_of_band_deploy(worker, _bindings(target, d1_override=str(b.value)),
