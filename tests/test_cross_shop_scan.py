@@ -38,7 +38,6 @@ def _reference(t: TargetInfo, ctx: Context) -> Iterator[Problem]:
     if target.error is not None or (t.tenant is None and not t.is_base):
         return
     keys = [k for k in target.raw if k in hg801._NON_INHERITABLE]
-    keys += [k for k in ("routes", "route") if target.get(k) is not None]
     pattern = hg801._candidate_re(ctx)
     for key in keys:
         origin = target.origin(key)

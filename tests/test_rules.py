@@ -21,6 +21,12 @@ def test_example_fleet_is_clean(tmp_path: Path) -> None:
     assert (result.files, result.targets, result.shops) == (3, 6, 4)
 
 
+def _add_to_acme(d: Path, member: str) -> None:
+    """Add `member` (a key and its value) to acme's top level, on line 6."""
+    edit(d / ACME, '"compatibility_date": "2026-11-01",',
+         f'"compatibility_date": "2026-11-01", {member},')
+
+
 def _swap_names(d: Path) -> None:
     edit(d / ACME, '"helm-acme-db"', '"helm-bravo-db"')
     edit(d / BRAVO, '"helm-bravo-db"', '"helm-acme-db"')
@@ -39,6 +45,10 @@ CASES: list[tuple[str, Mutation, str, int, str]] = [
     ("HG201", lambda d: edit(d / ACME, '"database_id"', '"databse_id"'), ACME, 14, "databse_id"),
     ("HG203", lambda d: edit(d / ACME, '"bucket_name": "helm-acme-assets"',
                              '"bucket_name": "Helm_Acme"'), ACME, 21, "bucket_name"),
+    ("HG206", lambda d: _add_to_acme(d, '"hyperdrive": [{"binding": "PG", "id": "x"}]'), ACME, 6,
+     '"hyperdrive" is not modelled'),
+    ("HG207", lambda d: _add_to_acme(d, '"build": {"command": "sh prebuild.sh"}'), ACME, 6,
+     "custom builds are refused"),
     ("HG301", lambda d: edit(d / ACME, '"name": "helm-acme"', '"name": "helm-acme2"'),
      ACME, 4, "is not 'helm-acme'"),
     ("HG302", lambda d: edit(d / ACME, '"name": "helm-acme"', '"name": "helm-аcme"'),
@@ -68,6 +78,9 @@ CASES: list[tuple[str, Mutation, str, int, str]] = [
                              '"bucket_name": "helm-acme-assets", '
                              '"preview_bucket_name": "helm-bravo-assets"'),
      ACME, 21, "belongs to shop 'bravo'"),
+    ("HG503", lambda d: _add_to_acme(d, '"kv_namespaces": [{"binding": "K", '
+                                     '"id": "0f2ac74b498b48028cb68387c421e279"}]'), ACME, 6,
+     '"shops.acme.kv_namespaces"'),
     ("HG601", lambda d: edit(d / BRAVO, '"bravo.shops.example", "custom_domain"',
                              '"acme.shops.example", "custom_domain"'), BRAVO, 7,
      "also used by shops/acme/wrangler.jsonc:8:14"),
@@ -90,12 +103,26 @@ CASES: list[tuple[str, Mutation, str, int, str]] = [
                              '"bucket_name": "helm-bravo-staging-assets"}],\n', ""),
      BRAVO, 14, '"r2_buckets" exists at the top level'),
     ("HG702", lambda d: edit(d / BRAVO, '"routes": [],', ""), BRAVO, 14, "inherits the top-level"),
-    ("HG801", lambda d: edit(d / ACME, '"service": "helm-auth"', '"service": "helm-bravo"'),
+    ("HG802", lambda d: edit(d / ACME, '"service": "helm-auth"', '"service": "helm-bravo"'),
      ACME, 22, "belongs to shop 'bravo'"),
+    ("HG802", lambda d: edit(d / ACME, '"service": "helm-auth"', '"service": "Helm-Auth"'),
+     ACME, 22, "names compare exactly"),
     ("HG801", lambda d: edit(d / ACME, '"SHOP_SLUG": "acme",', f'"SHOP_SLUG": "acme", "OTHER": '
                              f'"{BRAVO_ID}",'), ACME, 10, "belongs to shop 'bravo'"),
     ("HG802", lambda d: edit(d / ACME, '"service": "helm-auth"', '"service": "auth-proxy"'),
-     ACME, 22, "not this shop's Worker"),
+     ACME, 22, "neither acme's own ('helm-acme') nor listed"),
+    ("HG803", lambda d: _add_to_acme(d, '"durable_objects": {"bindings": [{"name": "CART", '
+                                     '"class_name": "Cart", "script_name": "helm-bravo"}]}'),
+     ACME, 6, "belongs to shop 'bravo'"),
+    ("HG804", lambda d: edit(d / ACME, '"acme.shops.example", "custom_domain": true',
+                             '"*.shops.example/*", "zone_name": "shops.example"'), ACME, 8,
+     "wildcard host"),
+    ("HG805", lambda d: _add_to_acme(d, '"queues": {"producers": [{"binding": "Q", '
+                                     '"queue": "orders-bravo"}]}'), ACME, 6,
+     '"shops.acme.queues"'),
+    ("HG806", lambda d: _add_to_acme(d, '"migrations": [{"tag": "v1", "transferred_classes": '
+                                     '[{"from": "Cart", "from_script": "helm-bravo", '
+                                     '"to": "Cart"}]}]'), ACME, 6, "belongs to shop 'bravo'"),
     ("HG901", lambda d: edit(d / ACME, '"SHOP_SLUG": "acme",',
                              '"SHOP_SLUG": "acme", "STRIPE": "sk_live_51HxQ2eLkT9vZbR7dA3mNp",'),
      ACME, 10, "Stripe live secret key"),

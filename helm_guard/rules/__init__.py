@@ -28,6 +28,8 @@ RULE_MODULES: tuple[str, ...] = (  # order = documentation order
     "hg201_shop_schema",
     "hg202_wrangler_schema",
     "hg203_wrangler_validation",
+    "hg206_unmodelled_key",
+    "hg207_custom_build",
     "hg301_worker_name",
     "hg302_confusable_name",
     "hg401_d1_database_name",
@@ -36,6 +38,7 @@ RULE_MODULES: tuple[str, ...] = (  # order = documentation order
     "hg404_d1_foreign_preview",
     "hg501_r2_bucket",
     "hg502_r2_foreign_preview",
+    "hg503_kv_registry",
     "hg601_shared_resource",
     "hg602_registry_without_config",
     "hg603_unregistered_target",
@@ -46,6 +49,10 @@ RULE_MODULES: tuple[str, ...] = (  # order = documentation order
     "hg702_inherited_routes",
     "hg801_cross_shop_reference",
     "hg802_unverifiable_binding",
+    "hg803_foreign_worker_reference",
+    "hg804_route_host",
+    "hg805_queue_workflow_owner",
+    "hg806_durable_object_migration",
     "hg901_secret_in_vars",
 )
 

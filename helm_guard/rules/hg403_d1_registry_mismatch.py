@@ -23,7 +23,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from helm_guard.context import Context, Problem, TargetInfo
-from helm_guard.rules._common import belongs, foreign
 
 ID = "HG403"
 NAME = "d1-registry-mismatch"
@@ -42,7 +41,14 @@ def check(t: TargetInfo, ctx: Context) -> Iterator[Problem]:
     for i, b in t.target.indexed_bindings("d1_databases"):
         value = b.get("database_id")
         if isinstance(value, str) and value.lower() != expected:
+            other = ctx.owner_of(value)
+            whose = ("no shop in the registry has that id" if other is None else
+                     f"another database of {other.label()}, not its database_id"
+                     if other == t.tenant else
+                     f"it belongs to shop {other.shop!r}" if other.stage is None else
+                     f"it belongs to shop {other.shop!r}, stage {other.stage!r}")
             yield ctx.problem(
                 t, origin + (i, "database_id"),
-                f"D1 database_id does not match the registry for {t.tenant.label()} "
-                f"({expected}){belongs(foreign(ctx, t, value))}")
+                f"D1 database_id does not match the registry for {t.tenant.label()}: found "
+                f"{value} ({whose}), expected {expected} ({t.tenant.label()}'s, from the "
+                "registry)")

@@ -1,9 +1,11 @@
 """## What it does
 Fleet-wide: reports any resource identity used by two different shops (or stages), or by two
 deploy targets: Worker name, D1 `database_id`, `database_name` and `preview_database_id`, R2
-`bucket_name` and `preview_bucket_name`, KV namespace `id`/`preview_id`, and route patterns /
-custom domains. Each occurrence is reported, naming the others (file and line). Resources
-listed in the fleet's `shared` section are exempt.
+`bucket_name` and `preview_bucket_name`, KV namespace `id`/`preview_id`, Queue names
+(producers, consumers, dead-letter queues), Workflow names, and route patterns / custom
+domains. Each occurrence is reported, naming the others (file and line); when the registry
+(or the naming templates) gives the identity to one of the shops using it, only the others
+are reported. Resources listed in the fleet's `shared` section are exempt.
 
 ## Why is this bad?
 Two shops bound to one resource is the binding swap itself, whichever side is "right". Two
@@ -40,6 +42,10 @@ _FIELDS = (  # binding list, then (field, label) in report order
     ("r2_buckets", (("bucket_name", "R2 bucket"), ("preview_bucket_name", "R2 preview bucket"))),
     ("kv_namespaces", (("id", "KV namespace"), ("preview_id", "KV preview namespace"))),
 )
+
+_QUEUE_FIELDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("producers", ("queue",)), ("consumers", ("queue", "dead_letter_queue")))
+
 
 class Use(NamedTuple):
     """One use of a resource identity by one deploy target."""
@@ -83,6 +89,24 @@ def collect(f: ConfigFile, ctx: Context) -> Iterator[Record]:
                         if label[0] == "K" and value in shared_kv:  # a shared KV namespace
                             continue
                         yield (label, value, rel, origin + (i, field), shop, stage, env)
+        queues = target.raw.get("queues")  # non-inheritable: the env's own
+        if isinstance(queues, dict):
+            origin = target.origin("queues")
+            for side, qfields in _QUEUE_FIELDS:
+                entries = queues.get(side)
+                if isinstance(entries, list):
+                    for i, q in enumerate(entries):
+                        if isinstance(q, dict):
+                            for qfield in qfields:
+                                name = q.get(qfield)
+                                if isinstance(name, str) and name:
+                                    yield ("Queue", name.lower(), rel,
+                                           origin + (side, i, qfield), shop, stage, env)
+        for i, w in target.indexed_bindings("workflows"):
+            name = w.get("name")
+            if isinstance(name, str) and name:
+                yield ("Workflow", name.lower(), rel, target.origin("workflows") + (i, "name"),
+                       shop, stage, env)
         routes = target.routes
         if routes:
             origin = target.routes_origin
@@ -155,13 +179,29 @@ def _use(r: Record) -> Use:
     return Use(label, value, rel, parts, None if shop is None else Tenant(shop, stage), env)
 
 
+def registry_owner(ctx: Context, label: str, value: str) -> Tenant | None:
+    """The tenant the registry (and naming templates) give identity `value` to, if any."""
+    if label == "route":
+        return ctx.fleet.owner_of("route", value)
+    if label in ("Queue", "Workflow"):
+        return ctx.fleet.owner_of(label.lower(), value)
+    return ctx.owner_of(value)
+
+
 def check(ctx: Context, collected: list[Summary]) -> Iterator[Problem]:
     for key, records in _merge(ctx, collected).items():
-        label = key.partition("\0")[0]
+        label, _, value = key.partition("\0")
         uses = [_use(r) for r in records]
-        if label != "Worker name" and len({u.tenant for u in uses}) < 2:
+        tenants = {u.tenant for u in uses}
+        if label != "Worker name" and len(tenants) < 2:
             continue  # one tenant binding its own resource twice is not a swap
-        for use in uses:
+        # when the registry gives the identity to one of the tenants using it, only the
+        # others are at fault (one finding per cause, on the shop that took it)
+        owner = registry_owner(ctx, label, value)
+        report = uses
+        if owner is not None and owner in tenants and len(tenants) > 1:
+            report = [u for u in uses if u.tenant != owner]
+        for use in report:
             others = [o for o in uses if o is not use]
             where = "; ".join(_where(ctx, o) for o in others[:5])
             more = f" and {len(others) - 5} more" if len(others) > 5 else ""

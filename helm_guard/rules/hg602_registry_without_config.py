@@ -29,7 +29,15 @@ SCOPE = "fleet"
 SUMMARY = "A registered shop (or stage) has no deploy target in any config."
 
 
+UNKNOWN = "*"  # a config that cannot be read or parsed: which tenants it deploys is unknown
+
+
 def collect(f: ConfigFile, ctx: Context) -> Iterator[Tenant]:
+    if f.doc is None or f.doc.error is not None:
+        # HG101/HG103 report the file: one cause, one finding. Its shop (a shop-per-file
+        # config) or every shop (an env-per-shop file) is not reported missing as well.
+        yield Tenant(f.entry.slug or UNKNOWN, UNKNOWN)
+        return
     for t in f.targets:
         if t.tenant is not None:
             yield t.tenant
@@ -42,9 +50,11 @@ def summarize(tenants: list[Tenant]) -> set[tuple[str, str | None]]:
 
 def check(ctx: Context, collected: list[set[tuple[str, str | None]]]) -> Iterator[Problem]:
     seen = set().union(*collected)
+    if (UNKNOWN, UNKNOWN) in seen:
+        return
     rel = ctx.fleet.path.name
     for tenant in ctx.fleet.tenants():
-        if tenant in seen:
+        if tenant in seen or (tenant.shop, UNKNOWN) in seen:
             continue
         parts: tuple[str, ...] = ("shops", tenant.shop)
         if tenant.stage is not None:

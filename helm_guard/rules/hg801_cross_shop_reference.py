@@ -1,21 +1,22 @@
 """## What it does
-Looks at every other string a deploy target carries (service bindings, Durable Object
-`script_name`, queues, KV ids, Hyperdrive, tail consumers, routes, vars, ...) and reports any
-that names another shop's resource: its Worker, database, bucket, registered ids or routes.
-D1 and R2 fields have their own rules (HG401-HG502).
+Looks at every other string of a deploy target's bindings (vars, binding names, Hyperdrive,
+any nested field, ...) and reports any that names another shop's resource: its Worker,
+database, bucket, registered ids or routes. Fields that have their own rule are left to it:
+D1 and R2 (HG401-HG502), KV ids (HG503), Worker references (HG802, HG803), Queue and Workflow
+names (HG805); routes are HG804's.
 
 ## Why is this bad?
-A service binding to `helm-bravo`, a queue named `helm-bravo-orders` or a var holding bravo's
-database id lets acme's Worker reach bravo's data by another road.
+A var holding bravo's database id or Worker name, read by code that binds at run time, lets
+acme's Worker reach bravo's data by another road.
 
 ## Example
 ```jsonc
-"services": [{"binding": "BILLING", "service": "helm-bravo"}]
+"vars": {"UPSTREAM": "https://helm-bravo.example.workers.dev"}
 ```
 
 Use instead:
 ```jsonc
-"services": [{"binding": "BILLING", "service": "helm-billing"}]  // listed in shared.services
+"vars": {"UPSTREAM": "https://helm-acme.example.workers.dev"}
 ```
 """
 
@@ -35,13 +36,19 @@ ID = "HG801"
 NAME = "cross-shop-reference"
 SEVERITY = "error"
 SCOPE = "target"
-SUMMARY = "A binding, route or var names another shop's resource."
+SUMMARY = "A var or other binding field names another shop's resource."
 
 _NON_INHERITABLE = frozenset(NON_INHERITABLE)
-# fields judged by the D1/R2 rules
+# fields judged by their own rules (one cause, one finding): D1/R2 (HG401-HG502), KV (HG503),
+# Worker references (HG802, HG803), Queue and Workflow names (HG805); routes are HG804's
 _SKIP = {("d1_databases", "database_name"), ("d1_databases", "database_id"),
          ("d1_databases", "preview_database_id"), ("r2_buckets", "bucket_name"),
-         ("r2_buckets", "preview_bucket_name")}
+         ("r2_buckets", "preview_bucket_name"), ("kv_namespaces", "id"),
+         ("kv_namespaces", "preview_id"), ("services", "service"),
+         ("durable_objects", "script_name"), ("tail_consumers", "service"),
+         ("streaming_tail_consumers", "service"), ("workflows", "script_name"),
+         ("workflows", "name"), ("queues", "queue"), ("queues", "dead_letter_queue"),
+         ("dispatch_namespaces", "service")}
 _SKIP_FIELDS = {key: frozenset(f for k, f in _SKIP if k == key) for key, _ in _SKIP}
 _IDS = (r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
         r"|[0-9a-fA-F]{32}")
@@ -185,9 +192,6 @@ def check(t: TargetInfo, ctx: Context) -> Iterator[Problem]:
     if target.error is not None or (t.tenant is None and not t.is_base):
         return
     keys = [k for k in target.raw if k in _NON_INHERITABLE]
-    for k in ("routes", "route"):
-        if target.get(k) is not None:
-            keys.append(k)
     pattern = _candidate_re(ctx)
     texts: list[str] = []
     for key in keys:

@@ -1,11 +1,14 @@
 """## What it does
 Reports bindings whose target helm-guard cannot prove belongs to the shop: `unsafe` bindings
-(raw metadata passed straight to the API), and service bindings to a Worker that is neither
-the shop's own (or its stage's) nor listed in the fleet's `shared.services`.
+(raw metadata passed straight to the API), service bindings to a Worker that is neither the
+tenant's own (for a stage: the stage's Worker) nor listed in the fleet's `shared.services`
+(names compare exactly, as Cloudflare compares them: `Helm-Auth` is not `helm-auth`), and
+service bindings with an `environment` (legacy service environments are not modelled).
 
 ## Why is this bad?
 Fail closed: what cannot be attributed to the shop may be another shop's. A service binding
-to an unknown Worker can be a new shop's Worker, or a proxy to another shop's data.
+to another shop's Worker reaches its data; one to an unknown Worker can be a new shop's
+Worker, or a proxy to another shop's data.
 
 ## Example
 ```jsonc
@@ -22,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from helm_guard.context import Context, Problem, TargetInfo
+from helm_guard.rules._common import worker_reference
 
 ID = "HG802"
 NAME = "unverifiable-binding"
@@ -38,18 +42,14 @@ def check(t: TargetInfo, ctx: Context) -> Iterator[Problem]:
         yield ctx.problem(t, target.origin("unsafe"),
                           '"unsafe" bindings are passed to Cloudflare unchecked; helm-guard '
                           "cannot prove what they bind", at_key=True)
-    own: set[str] = set()
-    if t.tenant is not None:
-        own.add(ctx.fleet.expected(t.tenant).worker)
-        own.update(ctx.fleet.expected(type(t.tenant)(t.tenant.shop, s)).worker
-                   for s in ctx.fleet.stages)
-        own.add(ctx.fleet.expected(type(t.tenant)(t.tenant.shop)).worker)
+    if t.tenant is None:
+        return  # the shared base of an env-per-shop file binds nothing: HG605
+    origin = target.origin("services")
     for i, b in target.indexed_bindings("services"):
-        service = b.get("service")
-        if not isinstance(service, str) or service in own or service in ctx.fleet.shared_services:
-            continue
-        if ctx.owner_of(service) is not None:
-            continue  # another shop's Worker: HG801 reports it
-        yield ctx.problem(t, target.origin("services") + (i, "service"),
-                          f"service binding to {service!r}, which is not this shop's Worker nor "
-                          'listed in the fleet\'s "shared.services"')
+        why = worker_reference(ctx, t, b.get("service"))
+        if why is not None:
+            yield ctx.problem(t, origin + (i, "service"), f"service binding: {why}")
+        elif "environment" in b:
+            yield ctx.problem(t, origin + (i, "environment"),
+                              "service binding with an \"environment\": legacy service "
+                              "environments are not modelled by helm-guard; remove it")
