@@ -97,7 +97,7 @@ def generate(root: Path, n: int, seed: int = 42) -> list[str]:
     registry: dict[str, dict[str, object]] = {}
     (root / "shops").mkdir(parents=True, exist_ok=True)
     for slug, db, stage_db, text in shops(n, seed):
-        entry: dict[str, object] = {"database_id": db}
+        entry: dict[str, object] = {"database_id": db, "routes": [f"{slug}.shops.example"]}
         if stage_db:
             entry["stages"] = {"staging": {"database_id": stage_db}}
         registry[slug] = entry

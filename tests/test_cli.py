@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from helm_guard.cli import main
-from tests.fleets import ACME, ACME_ID, BRAVO_ID, copy_example, edit
+from tests.fleets import ACME, ACME_ID, BRAVO, BRAVO_ID, copy_example, edit
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,10 +43,14 @@ def test_swap_exits_1_with_file_line_col(tmp_path: Path) -> None:
 
 def test_paths_narrow_the_report_but_not_the_check(tmp_path: Path) -> None:
     copy_example(tmp_path)
-    edit(tmp_path / ACME, ACME_ID, BRAVO_ID)
+    kv = '"kv_namespaces": [{"binding": "K", "id": "0f2ac74b498b48028cb68387c421e279"}],'
+    for shop in (ACME, BRAVO):  # one namespace, two shops, registered to neither
+        edit(tmp_path / shop, '"vars": {', kv + ' "vars": {')
     proc = run("check", "shops/bravo/wrangler.jsonc", cwd=tmp_path)
-    assert proc.returncode == 1  # bravo's id is also used by acme: fleet-wide rule
+    assert proc.returncode == 1
     assert all(line.startswith("shops/bravo/") for line in proc.stdout.splitlines()[:-1])
+    # the fleet-wide rule still saw acme's file
+    assert "HG601 KV namespace is also used by shops/acme/wrangler.jsonc" in proc.stdout
 
 
 def test_no_fleet_file_is_exit_2(tmp_path: Path) -> None:

@@ -436,8 +436,8 @@ def check_golden(name: str, text: str) -> None:
 def test_golden_summary_and_annotations(helm, repo: FleetRepo) -> None:
     swap_d1(repo, BRAVO_ID, registry=False)
     repo.write("shops/echo/wrangler.jsonc", ECHO)
-    repo.edit("helm-fleet.jsonc", '"charlie": {', f'"echo": {{"database_id": "{ECHO_ID}"}},\n'
-              '    "charlie": {')
+    repo.edit("helm-fleet.jsonc", '"charlie": {', f'"echo": {{"database_id": "{ECHO_ID}", '
+              '"routes": ["echo.shops.example"]},\n    "charlie": {')
     repo.commit("swap acme's database, add echo")
     r = helm(repo.work, "gate", "--format", "github")
     assert r.rc == 1
