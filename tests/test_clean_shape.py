@@ -23,7 +23,27 @@ from tests.fleets import copy_example
 FLEET = "helm-fleet.jsonc"
 CONFIGS = ("shops/acme/wrangler.jsonc", "shops/bravo/wrangler.jsonc", "regional/wrangler.jsonc")
 TARGET_KEYS = ("name", "account_id", "d1_databases", "r2_buckets", "services", "unsafe",
-               "routes", "route", "vars", "kv_namespaces", "legacy_env")
+               "routes", "route", "vars", "kv_namespaces", "legacy_env", "durable_objects",
+               "queues", "workflows", "tail_consumers", "streaming_tail_consumers",
+               "migrations", "build", "previews", "hyperdrive", "dispatch_namespaces",
+               "triggers", "secrets")
+# well-formed values of the keys the newer rules judge (own, shared, foreign, look-alike)
+SHAPED: tuple[Any, ...] = (
+    {"bindings": [{"name": "C", "class_name": "Cart"}]},
+    {"bindings": [{"name": "C", "class_name": "Cart", "script_name": "helm-bravo"}]},
+    {"producers": [{"binding": "Q", "queue": "orders-acme"}]},
+    {"consumers": [{"queue": "orders-bravo", "dead_letter_queue": "jobs"}]},
+    [{"binding": "W", "name": "checkout-acme", "class_name": "C"}],
+    [{"binding": "W", "name": "wf", "class_name": "C", "script_name": "Helm-Acme"}],
+    [{"service": "helm-auth"}], [{"service": "helm-bravo"}],
+    [{"tag": "v1", "transferred_classes": [{"from": "A", "from_script": "helm-bravo",
+                                            "to": "A"}]}],
+    [{"tag": "v1", "new_sqlite_classes": ["A"]}],
+    {"command": "sh prebuild.sh"}, {"crons": ["0 3 * * *"]}, {"required": ["K"]},
+    [{"binding": "K", "id": "0f2ac74b498b48028cb68387c421e279"}],
+    [{"pattern": "*.shops.example/*", "zone_name": "shops.example"}],
+    [{"pattern": "acme.shops.example/*", "zone_name": "shops.example"}], "bravo.shops.example/*",
+)
 BINDING_FIELDS = ("binding", "database_name", "database_id", "preview_database_id",
                   "bucket_name", "preview_bucket_name", "jurisdiction", "migrations_dir")
 JUNK: tuple[Any, ...] = ("", "X", 5, None, [], {}, [1], ["x"], [{}], True,
@@ -60,7 +80,7 @@ def _blocks(cfg: dict[str, Any]) -> list[dict[str, Any]]:
 def _mutate(rng: random.Random, configs: dict[str, Any], fleet: dict[str, Any],
             pool: list[Any]) -> None:
     """One random edit of the kind that turns a clean target into a dirty one."""
-    value = rng.choice(pool + list(JUNK))
+    value = rng.choice(pool + list(JUNK) + list(SHAPED))
     cfg = configs[rng.choice(CONFIGS)]
     block = rng.choice(_blocks(cfg))
     kind = rng.randrange(9)
@@ -102,8 +122,13 @@ def _mutate(rng: random.Random, configs: dict[str, Any], fleet: dict[str, Any],
     elif kind == 7:  # the registry
         shops = fleet["shops"]
         slug = rng.choice(list(shops))
-        choice = rng.randrange(4)
-        if choice == 0:
+        choice = rng.randrange(6)
+        if choice == 4:  # registry lists the newer rules read
+            shops[slug][rng.choice(["queues", "workflows"])] = rng.choice(
+                [["orders-acme"], ["checkout-acme"], ["orders-bravo", "jobs"]])
+        elif choice == 5:
+            shops[slug]["kv_namespaces"] = ["0f2ac74b498b48028cb68387c421e279"]
+        elif choice == 0:
             del shops[slug]
         elif choice == 1:
             shops[slug]["database_id"] = rng.choice(
