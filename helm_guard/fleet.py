@@ -74,6 +74,8 @@ def route_host(pattern: str) -> str:
     """The host of a route pattern or registry route entry, lowercased (DNS names are
     case-insensitive): `acme.shops.example/*` -> `acme.shops.example`. A leading `http://` or
     `https://` is dropped; anything else stays (a port, a `*`: never a registered host)."""
+    if "/" not in pattern and ":" not in pattern and " " not in pattern:
+        return pattern.lower()  # a bare host (most registry entries)
     low = pattern.strip().lower()
     for scheme in ("https://", "http://"):
         if low.startswith(scheme):
@@ -159,6 +161,7 @@ class Fleet:
         self._expected: dict[Tenant, Expected] = {}
         self._owned: dict[Tenant, Owned] = {}
         self._kinds: dict[str, dict[str, Tenant]] | None = None
+        self._conflicts: list[tuple[str, str, Tenant, Tenant]] = []
 
     @property
     def display_prefix(self) -> str:
@@ -242,33 +245,40 @@ class Fleet:
         return self._kinds[kind].get(route_host(value) if kind == "route" else value)
 
     def _kind_index(self) -> dict[str, dict[str, Tenant]]:
+        """kind -> identity -> tenant, from the registry lists (one pass over the registry,
+        built once; the conflicts it meets are kept for `registry_conflicts`)."""
         index: dict[str, dict[str, Tenant]] = {kind: {} for kind in REGISTRY_LISTS}
-        keys = tuple(REGISTRY_LISTS.values())
+        conflicts: list[tuple[str, str, Tenant, Tenant]] = []
+        lists = tuple((kind, key, index[kind]) for kind, key in REGISTRY_LISTS.items())
+
+        def add(tenant: Tenant, entry: Mapping[str, Any]) -> None:
+            for kind, key, table in lists:
+                values = entry.get(key)
+                if not values:
+                    continue
+                for value in values:
+                    if not isinstance(value, str):
+                        continue
+                    if kind == "route":
+                        value = route_host(value)
+                    first = table.setdefault(value, tenant)
+                    if first != tenant:
+                        conflicts.append((kind, value, first, tenant))
+
         for slug, entry in self.shops.items():
-            tenants = [(Tenant(slug), entry)]
+            add(Tenant(slug), entry)
             stages = entry.get("stages")
             if stages:
-                tenants += [(Tenant(slug, s), e) for s, e in stages.items()]
-            for tenant, e in tenants:
-                if any(k in e for k in keys):  # most entries list none: skip them cheaply
-                    for kind in REGISTRY_LISTS:
-                        for value in self.registered(tenant, kind):
-                            index[kind].setdefault(value, tenant)
+                for stage, stage_entry in stages.items():
+                    add(Tenant(slug, stage), stage_entry)
+        self._conflicts = conflicts
         return index
 
     def registry_conflicts(self) -> list[tuple[str, str, Tenant, Tenant]]:
         """(kind, value, first tenant, second tenant) for each identity two tenants list."""
-        seen: dict[tuple[str, str], Tenant] = {}
-        out = []
-        for tenant in self.tenants():
-            if not any(k in self.registry_entry(tenant) for k in REGISTRY_LISTS.values()):
-                continue
-            for kind in REGISTRY_LISTS:
-                for value in self.registered(tenant, kind):
-                    first = seen.setdefault((kind, value), tenant)
-                    if first != tenant:
-                        out.append((kind, value, first, tenant))
-        return out
+        if self._kinds is None:
+            self._kinds = self._kind_index()
+        return self._conflicts
 
     def owner_index(self) -> dict[str, Tenant]:
         """Resource identity (lowercased) -> the tenant that owns it, from the naming templates

@@ -33,6 +33,9 @@ def worker_reference(ctx: Context, t: TargetInfo, value: object) -> str | None:
         return f"{value!r} is not a Worker name"
     owner = ctx.owner_of(value)  # case-folded: also finds look-alikes of another's Worker
     if owner is not None and owner != t.tenant and value == value.lower():
+        if owner.shop == t.tenant.shop:  # the same shop's other stage (or production)
+            return (f"Worker {value!r} is {owner.label()}'s, not {t.tenant.label()}'s own "
+                    f"({owned.worker!r}): each stage references its own Worker")
         return f"Worker {value!r} is another shop's{belongs(owner)}"
     allowed = sorted(owned.services)
     near = [a for a in allowed if a.lower() == value.lower()]

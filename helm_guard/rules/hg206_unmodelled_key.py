@@ -37,21 +37,25 @@ SUMMARY = "A config key that helm-guard does not model (deny by default)."
 
 
 def blocks(f: ConfigFile) -> Iterator[tuple[tuple[str, ...], Mapping[str, Any], str | None]]:
-    """(JSON path prefix, block, shop) of the top level and of each env of `f`."""
+    """(JSON path prefix, block, env name) of the top level and of each env of `f`."""
     if f.doc is None or f.doc.error is not None or not isinstance(f.doc.value, Mapping):
         return
-    shops = {t.target.env: t.shop for t in f.targets}
     top = f.doc.value
-    yield (), top, shops.get(None)
+    yield (), top, None
     env = top.get("env")
     if isinstance(env, Mapping):
         for name, block in env.items():
             if isinstance(block, Mapping):
-                yield ("env", name), block, shops.get(name)
+                yield ("env", name), block, name
+
+
+def shop_of(f: ConfigFile, env: str | None) -> str | None:
+    """The shop of `f`'s target `env` (looked up only for a finding)."""
+    return next((t.shop for t in f.targets if t.target.env == env), None)
 
 
 def check(f: ConfigFile, ctx: Context) -> Iterator[Problem]:
-    for prefix, block, shop in blocks(f):
+    for prefix, block, env in blocks(f):
         if UNMODELLED_KEYS.isdisjoint(block):
             continue
         for key in block:
@@ -60,4 +64,4 @@ def check(f: ConfigFile, ctx: Context) -> Iterator[Problem]:
                 yield Problem(f.doc, f.rel, prefix + (key,),
                               f'"{key}" is not modelled by helm-guard ({why}): remove it, or '
                               "model it first (a rule that attributes it to one shop, listed "
-                              "in helm_guard/rules/_modelled.py)", shop, at_key=True)
+                              "in helm_guard/rules/_modelled.py)", shop_of(f, env), at_key=True)

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from helm_guard.context import ConfigFile, Context, Problem
-from helm_guard.rules.hg206_unmodelled_key import blocks
+from helm_guard.rules.hg206_unmodelled_key import blocks, shop_of
 
 ID = "HG207"
 NAME = "custom-build"
@@ -34,10 +34,10 @@ SUMMARY = "A custom build runs a command with the deploy token; refused in shop 
 
 
 def check(f: ConfigFile, ctx: Context) -> Iterator[Problem]:
-    for prefix, block, shop in blocks(f):
+    for prefix, block, env in blocks(f):
         if "build" in block:
             yield Problem(f.doc, f.rel, prefix + ("build",),
                           '"build" runs a command during deploy with the Cloudflare deploy '
                           "token in its environment: custom builds are refused in shop configs; "
                           "build in a CI step without the token and point \"main\" at its output",
-                          shop, at_key=True)
+                          shop_of(f, env), at_key=True)
