@@ -282,7 +282,10 @@ class Fleet:
 
     def owner_index(self) -> dict[str, Tenant]:
         """Resource identity (lowercased) -> the tenant that owns it, from the naming templates
-        and the registry (the truth), not from the configs; the first tenant wins."""
+        and the registry (the truth), not from the configs; the first tenant wins. Route
+        hosts, Queues and Workflows are looked up with `owner_of` (their rules read exact
+        fields); this index serves the free-text scan of HG801 and the findings' "it belongs
+        to shop ..." notes."""
         owners: dict[str, Tenant] = {}
         for tenant in self.tenants():
             exp = self.expected(tenant)
@@ -291,7 +294,7 @@ class Fleet:
                 entry = entry.get("stages", {}).get(tenant.stage, {})
             for v in (exp.worker, exp.database_name, exp.bucket_name, exp.database_id,
                       exp.preview_database_id, exp.preview_bucket_name,
-                      *entry.get("kv_namespaces", ()), *entry.get("routes", ())):
+                      *entry.get("kv_namespaces", ())):
                 if v:
                     owners.setdefault(v.lower(), tenant)
         return owners

@@ -1,7 +1,7 @@
 """## What it does
 Looks at every other string of a deploy target's bindings (vars, binding names, Hyperdrive,
 any nested field, ...) and reports any that names another shop's resource: its Worker,
-database, bucket, registered ids or routes. Fields that have their own rule are left to it:
+database, bucket or registered ids. Fields that have their own rule are left to it:
 D1 and R2 (HG401-HG502), KV ids (HG503), Worker references (HG802, HG803), Queue and Workflow
 names (HG805); routes are HG804's.
 
