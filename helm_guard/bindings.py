@@ -164,7 +164,7 @@ def judge_bindings(fleet: Fleet, tenant: Tenant,
     and audit; `check` applies the same `Fleet.owned` record to the config side.
 
     `bindings` are API-shaped objects (`{"type": "d1", "name": "DB", "id": ...}`, as
-    `helm_guard.wrangler.bindings_of` returns them); tail consumers may be passed as
+    `helm_guard.cloudflare.wrangler.bindings_of` returns them); tail consumers may be passed as
     `{"type": "tail_consumer", "service": ...}`. Per type:
 
     - `d1`: `id` is the registry's `database_id`; `r2_bucket`: `bucket_name` is the tenant's;
@@ -284,10 +284,9 @@ def _entry_path(tenant: Tenant) -> str:
 
 
 def _index(fleet: Fleet) -> OwnerIndex:
-    cached: OwnerIndex | None = getattr(fleet, "_bindings_index", None)
-    if cached is None:
-        cached = OwnerIndex(fleet)
-        fleet._bindings_index = cached  # type: ignore[attr-defined]
+    cached = fleet.derived.get("bindings.OwnerIndex")
+    if not isinstance(cached, OwnerIndex):
+        cached = fleet.derived["bindings.OwnerIndex"] = OwnerIndex(fleet)
     return cached
 
 

@@ -162,6 +162,7 @@ class Fleet:
         self._owned: dict[Tenant, Owned] = {}
         self._kinds: dict[str, dict[str, Tenant]] | None = None
         self._conflicts: list[tuple[str, str, Tenant, Tenant]] = []
+        self.derived: dict[str, Any] = {}  # indexes other modules build once per fleet
 
     @property
     def display_prefix(self) -> str:

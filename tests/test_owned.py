@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 
 from helm_guard.bindings import judge_bindings
+from helm_guard.cloudflare.wrangler import Wrangler, bindings_of
 from helm_guard.context import load_files
 from helm_guard.fleet import REGISTRY_LISTS, Tenant, load_fleet
-from helm_guard.wrangler import Wrangler, bindings_of
 from tests.fleets import copy_example
 
 pytest_plugins = ["tests.wrangler_fixtures"]
