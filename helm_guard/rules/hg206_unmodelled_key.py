@@ -23,45 +23,27 @@ the key reaches to exactly one tenant, then list the key in `rules/_modelled.py`
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator
 
-from helm_guard.context import ConfigFile, Context, Problem
+from helm_guard.context import Context, Problem, TargetInfo
 from helm_guard.rules._modelled import ADVICE, UNMODELLED_KEYS
 
 ID = "HG206"
 NAME = "unmodelled-key"
 SEVERITY = "error"
-SCOPE = "file"
+SCOPE = "target"  # each target's own block: the top level, or one env
 SUMMARY = "A config key that helm-guard does not model (deny by default)."
 
 
-def blocks(f: ConfigFile) -> Iterator[tuple[tuple[str, ...], Mapping[str, Any], str | None]]:
-    """(JSON path prefix, block, env name) of the top level and of each env of `f`."""
-    if f.doc is None or f.doc.error is not None or not isinstance(f.doc.value, Mapping):
+def check(t: TargetInfo, ctx: Context) -> Iterator[Problem]:
+    raw = t.target.raw
+    if UNMODELLED_KEYS.isdisjoint(raw):
         return
-    top = f.doc.value
-    yield (), top, None
-    env = top.get("env")
-    if isinstance(env, Mapping):
-        for name, block in env.items():
-            if isinstance(block, Mapping):
-                yield ("env", name), block, name
-
-
-def shop_of(f: ConfigFile, env: str | None) -> str | None:
-    """The shop of `f`'s target `env` (looked up only for a finding)."""
-    return next((t.shop for t in f.targets if t.target.env == env), None)
-
-
-def check(f: ConfigFile, ctx: Context) -> Iterator[Problem]:
-    for prefix, block, env in blocks(f):
-        if UNMODELLED_KEYS.isdisjoint(block):
-            continue
-        for key in block:
-            if key in UNMODELLED_KEYS:
-                why = ADVICE.get(key, "helm-guard cannot tell whose resources it reaches")
-                yield Problem(f.doc, f.rel, prefix + (key,),
+    prefix = t.target.prefix
+    for key in raw:
+        if key in UNMODELLED_KEYS:
+            why = ADVICE.get(key, "helm-guard cannot tell whose resources it reaches")
+            yield ctx.problem(t, prefix + (key,),
                               f'"{key}" is not modelled by helm-guard ({why}): remove it, or '
                               "model it first (a rule that attributes it to one shop, listed "
-                              "in helm_guard/rules/_modelled.py)", shop_of(f, env), at_key=True)
+                              "in helm_guard/rules/_modelled.py)", at_key=True)

@@ -23,21 +23,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from helm_guard.context import ConfigFile, Context, Problem
-from helm_guard.rules.hg206_unmodelled_key import blocks, shop_of
+from helm_guard.context import Context, Problem, TargetInfo
 
 ID = "HG207"
 NAME = "custom-build"
 SEVERITY = "error"
-SCOPE = "file"
+SCOPE = "target"  # each target's own block: an env that inherits the top level's `build`
+# is covered by the top level's finding
 SUMMARY = "A custom build runs a command with the deploy token; refused in shop configs."
 
 
-def check(f: ConfigFile, ctx: Context) -> Iterator[Problem]:
-    for prefix, block, env in blocks(f):
-        if "build" in block:
-            yield Problem(f.doc, f.rel, prefix + ("build",),
+def check(t: TargetInfo, ctx: Context) -> Iterator[Problem]:
+    if "build" in t.target.raw:
+        yield ctx.problem(t, t.target.prefix + ("build",),
                           '"build" runs a command during deploy with the Cloudflare deploy '
                           "token in its environment: custom builds are refused in shop configs; "
                           "build in a CI step without the token and point \"main\" at its output",
-                          shop_of(f, env), at_key=True)
+                          at_key=True)

@@ -102,11 +102,12 @@ def collect(f: ConfigFile, ctx: Context) -> Iterator[Record]:
                                 if isinstance(name, str) and name:
                                     yield ("Queue", name.lower(), rel,
                                            origin + (side, i, qfield), shop, stage, env)
-        for i, w in target.indexed_bindings("workflows"):
-            name = w.get("name")
-            if isinstance(name, str) and name:
-                yield ("Workflow", name.lower(), rel, target.origin("workflows") + (i, "name"),
-                       shop, stage, env)
+        if "workflows" in target.raw:
+            for i, w in target.indexed_bindings("workflows"):
+                name = w.get("name")
+                if isinstance(name, str) and name:
+                    yield ("Workflow", name.lower(), rel,
+                           target.origin("workflows") + (i, "name"), shop, stage, env)
         routes = target.routes
         if routes:
             origin = target.routes_origin
