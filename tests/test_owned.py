@@ -26,8 +26,6 @@ from helm_guard.context import load_files
 from helm_guard.fleet import REGISTRY_LISTS, Tenant, load_fleet
 from tests.fleets import copy_example
 
-pytest_plugins = ["tests.wrangler_fixtures"]
-
 ATTACKS = Path(__file__).resolve().parent / "attacks"
 # attacks that a version's bindings carry (routes, builds, migrations and tail consumers are
 # not bindings: only `check` sees them)
