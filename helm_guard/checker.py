@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import gc
 import os
-import signal
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import Any, NamedTuple, NoReturn
+from typing import Any, NamedTuple
 
 from helm_guard import clean_shape, jsonc
+from helm_guard import parallel as parallel_
 from helm_guard.context import ConfigFile, Context, Problem, load_files
 from helm_guard.finding import Finding
 from helm_guard.fleet import ConfigEntry, Fleet
@@ -85,8 +85,8 @@ def _run_check(fleet: Fleet, fleet_doc: Document, wrangler_schema: Path | None,
     from helm_guard import rules as registry
     from helm_guard import schemas
 
-    workers = min(os.cpu_count() or 1, 8)
-    use_workers = parallel and workers > 1 and _can_fork()
+    workers = parallel_.worker_count() if parallel else 1
+    use_workers = workers > 1
     # in parallel, the workers find out which candidate configs exist (they open them anyway)
     entries, pending = fleet.config_candidates() if use_workers else (fleet.config_entries(), {})
     disabled = disabled_rules_from_env()
@@ -103,8 +103,9 @@ def _run_check(fleet: Fleet, fleet_doc: Document, wrangler_schema: Path | None,
         for module in active:
             if hasattr(module, "prepare"):
                 module.prepare(ctx)
-        chunks = [entries[i::workers] for i in range(workers)]
-        parts = _map_parallel(ctx, chunks, active, skip_clean)
+        chunks = parallel_.deal(entries, workers)
+        parts = parallel_.forked_map(
+            lambda i: _map_chunk(ctx, chunks[i], active, skip_clean), workers)
     else:
         ctx = Context(fleet, load_files(fleet, entries), fleet_doc)
         ctx.wrangler_validator = validator
@@ -167,22 +168,16 @@ def _map(ctx: Context, active: Sequence[ModuleType], skip_clean: bool) -> _MapRe
     return _MapResult(findings, collected, len(ctx.targets), shops, [])
 
 
-_FORK_STATE: tuple[Context, list[list[ConfigEntry]], Sequence[ModuleType], bool] | None = None
-
-
-def _can_fork() -> bool:
-    return hasattr(os, "fork")
-
-
-def _map_chunk(index: int) -> _MapResult:
-    assert _FORK_STATE is not None
-    template, chunks, active, skip_clean = _FORK_STATE
-    chunk = chunks[index]
+def _map_chunk(template: Context, chunk: Sequence[ConfigEntry], active: Sequence[ModuleType],
+               skip_clean: bool) -> _MapResult:
+    """Map one chunk of a parallel run with a context of its own: the prepared state is
+    shared, but whatever the rules memoise while mapping (`ctx.cache`) stays in the chunk, so
+    the chunk run in the parent process leaks nothing into the fleet-wide phase."""
     ctx = Context(template.fleet, load_files(template.fleet, chunk), template.fleet_doc)
     ctx.wrangler_validator = template.wrangler_validator
     ctx._owners = template._owners
     ctx.covered = template.covered
-    ctx.cache = template.cache
+    ctx.cache = dict(template.cache)
     return _with_absent(_map(ctx, active, skip_clean), chunk, ctx.files)
 
 
@@ -193,72 +188,6 @@ def _with_absent(result: _MapResult, entries: Sequence[ConfigEntry],
         return result
     present = {f.rel for f in files}
     return result._replace(absent=[e.rel for e in entries if e.rel not in present])
-
-
-def _map_parallel(ctx: Context, chunks: list[list[ConfigEntry]],
-                  active: Sequence[ModuleType], skip_clean: bool) -> list[_MapResult]:
-    """Map chunk 0 here and every other chunk in a forked child, which sends its result back
-    pickled through a pipe and ends with `os._exit` (nothing to tear down). A child that
-    fails or dies fails the check (an internal error: the deploy stays blocked); if this
-    process fails, its children are killed and reaped."""
-    global _FORK_STATE
-    _FORK_STATE = (ctx, chunks, active, skip_clean)
-    children: list[tuple[int, int]] = []
-    try:
-        for index in range(1, len(chunks)):
-            read_end, write_end = os.pipe()
-            pid = os.fork()
-            if pid == 0:  # the child: never returns
-                os.close(read_end)
-                _child_main(index, write_end)
-            os.close(write_end)
-            children.append((pid, read_end))
-        results = [_map_chunk(0)]
-        while children:
-            pid, read_end = children.pop(0)
-            results.append(_collect_child(pid, read_end))
-        return results
-    finally:
-        _FORK_STATE = None
-        for pid, read_end in children:  # only after a failure here
-            try:
-                os.close(read_end)
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-            except OSError:
-                pass
-
-
-def _child_main(index: int, write_end: int) -> NoReturn:
-    import pickle
-
-    code = 0
-    try:
-        try:
-            payload = pickle.dumps(("ok", _map_chunk(index)), pickle.HIGHEST_PROTOCOL)
-        except BaseException as exc:  # noqa: BLE001 - reported to the parent, which fails
-            code = 1
-            payload = pickle.dumps(("error", f"{type(exc).__name__}: {exc}"))
-        with os.fdopen(write_end, "wb") as out:
-            out.write(payload)
-    finally:
-        os._exit(code)
-
-
-def _collect_child(pid: int, read_end: int) -> _MapResult:
-    import pickle
-
-    with os.fdopen(read_end, "rb") as inp:
-        payload = inp.read()
-    _, status = os.waitpid(pid, 0)
-    try:
-        kind, value = pickle.loads(payload)
-    except Exception:  # noqa: BLE001 - a child that died mid-write sent a torn pickle
-        kind, value = "error", f"no result (exit status {status})"
-    if kind != "ok" or status != 0:
-        raise RuntimeError(f"a check worker process failed: {value}")
-    assert isinstance(value, _MapResult)
-    return value
 
 
 def _stamp(module: ModuleType, problems: Iterable[Problem]) -> Iterator[Finding]:

@@ -100,35 +100,46 @@ def test_parallel_and_serial_checks_agree(tmp_path: Path) -> None:
 def test_a_failing_or_dying_worker_fails_the_check(tmp_path: Path, monkeypatch) -> None:
     import pytest
 
-    from helm_guard import checker
+    from helm_guard import checker, parallel
 
     _fleet(tmp_path, PARALLEL_MIN_FILES + 10)
     fleet = load_fleet(tmp_path / "helm-fleet.jsonc")
     assert fleet.doc is not None
-    if (os.cpu_count() or 1) < 2:
-        pytest.skip("one CPU: the check does not fork")
+    monkeypatch.setattr(parallel, "worker_count", lambda: 3)
+    parent = os.getpid()
     real = checker._map_chunk
 
-    def failing(index: int) -> checker._MapResult:
-        if index == 1:
+    def failing(*args, **kw):  # type: ignore[no-untyped-def]
+        if os.getpid() != parent:
             raise ValueError("boom in the worker")
-        return real(index)
+        return real(*args, **kw)
 
     monkeypatch.setattr(checker, "_map_chunk", failing)
-    with pytest.raises(RuntimeError, match="ValueError: boom in the worker"):
+    with pytest.raises(parallel.WorkerFailed, match="ValueError: boom in the worker"):
         run_check(fleet, fleet.doc, parallel=True)
 
-    def dying(index: int) -> checker._MapResult:
-        if index == 1:
+    def dying(*args, **kw):  # type: ignore[no-untyped-def]
+        if os.getpid() != parent:
             os._exit(7)  # killed before it could answer
-        return real(index)
+        return real(*args, **kw)
 
     monkeypatch.setattr(checker, "_map_chunk", dying)
-    with pytest.raises(RuntimeError, match="no result"):
+    with pytest.raises(parallel.WorkerFailed, match="no result"):
         run_check(fleet, fleet.doc, parallel=True)
     # and a healthy run afterwards still works (no stale state, no stray children)
     monkeypatch.setattr(checker, "_map_chunk", real)
     assert run_check(fleet, fleet.doc, parallel=True).findings == []
+
+
+def test_forked_map_runs_each_index_once_and_keeps_the_order() -> None:
+    from helm_guard import parallel
+
+    parent = os.getpid()
+    out = parallel.forked_map(lambda i: (i, os.getpid() == parent), 4)
+    assert [i for i, _ in out] == [0, 1, 2, 3]
+    assert [here for _, here in out] == [True, False, False, False]
+    assert parallel.forked_map(lambda i: i * 2, 1) == [0]
+    assert parallel.deal("abcdefg", 3) == [["a", "d", "g"], ["b", "e"], ["c", "f"]]
 
 
 def test_parallel_discovery_learns_which_candidates_exist(tmp_path: Path) -> None:

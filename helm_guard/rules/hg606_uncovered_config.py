@@ -74,18 +74,24 @@ def _walk(root: Path, top: str, prune: frozenset[str]) -> Iterator[str]:
 
 
 def collect(f: ConfigFile, ctx: Context) -> Iterator[str]:
-    """Uncovered wrangler configs inside this config's own directory tree, when it is a leaf
-    (the covered ones, nearly all, need not travel back from a worker)."""
+    """When this config's directory is a leaf: the directory, marked walked (`dir/`), and the
+    uncovered wrangler configs in its tree (the covered ones, nearly all, need not travel back
+    from a worker)."""
     d = posixpath.dirname(f.rel)
     if d in _leaf_dirs(ctx):  # (two configs in one leaf dir walk it twice: found is a set)
         covered = ctx.covered
+        yield d + "/"
         yield from (rel for rel in _walk(ctx.fleet.root, d, frozenset()) if rel not in covered)
 
 
 def check(ctx: Context, collected: list[str]) -> Iterator[Problem]:
+    """The fleet-wide walk skips exactly the directories that `collect` walked: the leaves
+    are worked out from the configs known when the map began, which in a parallel run
+    include candidates that turn out not to exist, so they are not recomputed here."""
     covered = ctx.covered
-    found = set(collected)
-    found.update(_walk(ctx.fleet.root, "", _leaf_dirs(ctx)))
+    walked = frozenset(x[:-1] for x in collected if x.endswith("/"))
+    found = {x for x in collected if not x.endswith("/")}
+    found.update(_walk(ctx.fleet.root, "", walked))
     for rel in sorted(found):
         if rel not in covered:
             yield Problem(None, rel, (),

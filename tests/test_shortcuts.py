@@ -1,0 +1,146 @@
+"""A shortcut can never hide a finding (issue 11 class 4, issue 12 item 5).
+
+The check has shortcuts, each with a threshold or a condition: the parallel map (forked
+workers from `checker.PARALLEL_MIN_FILES` configs; the gate's plan from
+`gate.PARALLEL_PLAN_FILES`), the clean-shape skip (`clean_shape`), HG801's `_Sieve`, the
+RapidJSON fast path (vs the positional parser) and the fast glob discovery (vs `glob.glob`,
+with deferred existence checks). Here one fleet ABOVE every threshold, with faults planted
+among its last shops (so they land in every worker's chunk, the parent's own included) and
+inputs no rule models yet (stray configs, nested ones, `.wrangler/deploy/config.json`
+redirects, `.env` files), is checked with every shortcut on, in parallel and serially, and
+with every shortcut off; the findings must be identical, and the faults must be found.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from helm_guard import globs, jsonc, parallel
+from helm_guard.checker import PARALLEL_MIN_FILES, CheckResult, run_check
+from helm_guard.fleet import load_fleet
+from helm_guard.rules import hg801_cross_shop_reference as hg801
+from tests.bigfleet import edit, edit_fleet, generate, registry
+
+N = PARALLEL_MIN_FILES + 100
+WORKERS = 3  # forks even on a one-CPU machine; neighbours in file order go to different chunks
+
+
+def _plant(root: Path, slugs: list[str], *, routes: int) -> dict[str, str]:
+    """Faults among the last shops; the rule (or "") each one must raise, by path."""
+    shops = root / "shops"
+    tail = slugs[-16:]
+    reg = registry(root)
+    cfg = {s: shops / s / "wrangler.jsonc" for s in tail}
+    db = {s: str(reg[s]["database_id"]) for s in tail}
+    expect: dict[str, str] = {}
+    edit(cfg[tail[0]], f'"database_id": "{db[tail[0]]}"', f'"database_id": "{db[tail[1]]}"')
+    expect[f"shops/{tail[0]}/wrangler.jsonc"] = "HG403"
+    (shops / tail[2] / "wrangler.json").write_text("{}")  # beside a checked config
+    expect[f"shops/{tail[2]}/wrangler.json"] = "HG606"
+    (shops / "zz-ops").mkdir()  # a folder whose candidate config does not exist
+    (shops / "zz-ops" / "wrangler.json").write_text("{}")
+    expect["shops/zz-ops/wrangler.json"] = "HG606"
+    # a second pattern whose candidates mostly do not exist, with strays below them
+    (shops / slugs[0] / "sub").mkdir()
+    (shops / slugs[0] / "sub" / "wrangler.jsonc").write_text(cfg[tail[3]].read_text())
+    for s in tail[3:6]:
+        (shops / s / "sub").mkdir()
+        (shops / s / "sub" / "wrangler.toml").write_text('name = "x"\n')
+        expect[f"shops/{s}/sub/wrangler.toml"] = "HG606"
+    # redirects and .env files (no rule models them yet: both ways must agree regardless)
+    for d in (shops / tail[6], root):
+        (d / ".wrangler" / "deploy").mkdir(parents=True)
+        (d / ".wrangler" / "deploy" / "config.json").write_text(
+            json.dumps({"configPath": "../../shops/zz-ops/wrangler.json"}))
+        (d / ".env").write_text(f"WRANGLER_CI_OVERRIDE_NAME=helm-{tail[7]}\n")
+    edit(cfg[tail[8]], '"vars": {', f'"vars": {{"OTHER_DB": "{db[tail[9]]}",')  # the sieve
+    expect[f"shops/{tail[8]}/wrangler.jsonc"] = "HG801"
+    edit(cfg[tail[10]], '"vars": {', '"vars": {"STRIPE": "sk_live_51HxQ2eLkT9vZbR7dA3mNp",')
+    expect[f"shops/{tail[10]}/wrangler.jsonc"] = "HG901"
+    cfg[tail[11]].write_text(cfg[tail[11]].read_text() + "}")  # RapidJSON declines
+    expect[f"shops/{tail[11]}/wrangler.jsonc"] = "HG101"
+    edit(cfg[tail[12]], '"workers_dev": false,', '"workers_dev": false, "workers_dev": true,')
+    expect[f"shops/{tail[12]}/wrangler.jsonc"] = "HG102"
+    edit(cfg[tail[13]], f'"name": "helm-{tail[13]}"', f'"name": "helm-{tail[14]}"')
+    expect[f"shops/{tail[13]}/wrangler.jsonc"] = "HG301"  # clean-shape covered
+    edit(cfg[tail[15]], '"routes": [', f'"routes": [{{"pattern": "{tail[14]}.shops.example"}},')
+    expect[f"shops/{tail[15]}/wrangler.jsonc"] = "HG601"
+    change: dict[str, object] = {
+        "configs": ["shops/*/wrangler.jsonc", "shops/*/sub/wrangler.jsonc"]}
+    if routes:  # more than _MAX_OTHER_KEYS other keys: the sieve gives up
+        for s in slugs[:routes]:
+            reg[s]["routes"] = [f"{s}.shops.example"]
+        change["shops"] = reg
+    edit_fleet(root, change)
+    return expect
+
+
+def _run(root: Path, *, parallel_: bool, skip_clean: bool = True) -> CheckResult:
+    fleet = load_fleet(root / "helm-fleet.jsonc")
+    assert fleet.doc is not None
+    return run_check(fleet, fleet.doc, parallel=parallel_, skip_clean=skip_clean)
+
+
+@pytest.fixture
+def shortcuts_off(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every shortcut replaced by the slow road it stands for (the forked workers inherit it)."""
+    with monkeypatch.context() as m:
+        def decline(text: str) -> object:
+            raise jsonc._Decline("positional parser")
+
+        m.setattr(jsonc, "_fast_value", decline)
+        m.setattr(hg801._Sieve, "may_name", lambda self, text: True)
+        m.setattr(globs, "_fast_parts", lambda pattern: None)
+        yield
+
+
+def _key(r: CheckResult) -> tuple[object, ...]:
+    return (r.findings, r.files, r.targets, r.shops)
+
+
+@pytest.mark.parametrize("routes", [0, hg801._MAX_OTHER_KEYS + 4],
+                         ids=["sieve-on", "sieve-off"])
+def test_every_shortcut_agrees_with_the_slow_road(tmp_path: Path, routes: int,
+                                                 monkeypatch: pytest.MonkeyPatch,
+                                                 request: pytest.FixtureRequest) -> None:
+    if not parallel.can_fork():
+        pytest.skip("no os.fork on this platform: there is no parallel map to compare")
+    slugs = generate(tmp_path, N)
+    expect = _plant(tmp_path, slugs, routes=routes)
+    monkeypatch.setattr(parallel, "worker_count", lambda: WORKERS)
+    fast_parallel = _run(tmp_path, parallel_=True)
+    assert fast_parallel.context.files == [], "the check did not fork"
+    fast_serial = _run(tmp_path, parallel_=False)
+    assert hg801._sieve(fast_serial.context).usable == (routes == 0)
+    request.getfixturevalue("shortcuts_off")
+    slow = _run(tmp_path, parallel_=False, skip_clean=False)
+    slow_parallel = _run(tmp_path, parallel_=True, skip_clean=False)
+    assert _key(fast_serial) == _key(slow)
+    assert _key(fast_parallel) == _key(slow)
+    assert _key(slow_parallel) == _key(slow)
+    found = {(f.path, f.rule) for f in slow.findings}
+    missing = {(p, r) for p, r in expect.items() if (p, r) not in found}
+    assert not missing, missing
+
+
+def test_a_stray_config_in_a_folder_without_config_is_found_in_parallel(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 11 class 4: above the parallel threshold `shops/zz-ops/wrangler.json` passed,
+    because the map chunk run in the parent memoised HG606's leaf folders (counting the
+    candidate `shops/zz-ops/wrangler.jsonc`, which does not exist) in the cache the
+    fleet-wide phase then read."""
+    if not parallel.can_fork():
+        pytest.skip("no os.fork on this platform")
+    generate(tmp_path, N)
+    (tmp_path / "shops" / "zz-ops").mkdir()
+    (tmp_path / "shops" / "zz-ops" / "wrangler.json").write_text("{}")
+    for workers in (2, 3, os.cpu_count() or 1):
+        monkeypatch.setattr(parallel, "worker_count", lambda w=workers: w)
+        result = _run(tmp_path, parallel_=True)
+        assert [(f.rule, f.path) for f in result.findings] == \
+            [("HG606", "shops/zz-ops/wrangler.json")], workers
