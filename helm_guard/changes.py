@@ -274,9 +274,20 @@ class HeadView:
 
 
 
-def compute(repo: Path, view: HeadView, base: str, head: str) -> Changes:
-    """Compare the fleet at `base` with the checked head fleet (whose commit is `head`)."""
-    head_fleet = view.fleet
+class Scope(NamedTuple):
+    """What git alone says about a range, before any config is compared."""
+
+    prefix: str  # the fleet root's path in the repository ("" or "fleet/")
+    fleet_rel: str
+    paths: tuple[str, ...]  # changed paths, relative to the fleet root
+    base_data: Mapping[str, Any] | None  # the fleet file at base; None: new in the range
+    all_reason: str | None  # why every shop is affected, if so
+
+
+def scope(repo: Path, head_fleet: Fleet, base: str, head: str) -> Scope:
+    """The changed paths of `base..head`, the base fleet file, and whether every shop is
+    affected (a fleet setting or a shared path changed, or the fleet file is new). Needs no
+    parsed config, so the gate knows it before the check runs."""
     top = gitio.toplevel(head_fleet.root)
     prefix = head_fleet.root.resolve().relative_to(top.resolve()).as_posix()
     prefix = "" if prefix == "." else prefix + "/"
@@ -284,24 +295,14 @@ def compute(repo: Path, view: HeadView, base: str, head: str) -> Changes:
     paths = tuple(p[len(prefix):] for p in gitio.changed_paths(repo, base, head)
                   if p.startswith(prefix))
     changed = set(paths)
-    head_shops = head_fleet.shops
-
-    if not changed:
-        return Changes((), (), None, (), (), (), False)
-    # -- the fleet file at base
     base_data: Mapping[str, Any] = head_fleet.data
     if fleet_rel in changed:
         base_fleet = read_base_fleet(repo, prefix, base, fleet_rel)
         if base_fleet is None:  # the fleet is new in this range: all shops are new
-            return Changes(paths, tuple(sorted(head_shops)), "the fleet file is new",
-                           tuple(sorted(head_shops)), (), (), False)
+            return Scope(prefix, fleet_rel, paths, None, "the fleet file is new")
         base_data = base_fleet.data
-    base_shops: Mapping[str, Any] = base_data.get("shops", {})
-    full = any(base_data.get(k) != head_fleet.data.get(k) for k in STRUCTURAL_KEYS)
     settings = sorted(k for k in set(base_data) | set(head_fleet.data)
                       if k not in INERT_KEYS and base_data.get(k) != head_fleet.data.get(k))
-
-    affected: set[str] = set()
     all_reason = None
     if settings:
         all_reason = f"fleet settings changed in {fleet_rel}: {', '.join(settings)}"
@@ -312,6 +313,27 @@ def compute(repo: Path, view: HeadView, base: str, head: str) -> Changes:
             path, pattern = hits[0]
             more = f" (and {len(hits) - 1} more files)" if len(hits) > 1 else ""
             all_reason = f"{path}{more} matches the shared path {pattern}"
+    return Scope(prefix, fleet_rel, paths, base_data, all_reason)
+
+
+def compute(repo: Path, view: HeadView, base: str, head: str,
+            known: Scope | None = None) -> Changes:
+    """Compare the fleet at `base` with the checked head fleet (whose commit is `head`);
+    `known` is the range's `scope`, when the caller has it already."""
+    head_fleet = view.fleet
+    sc = known if known is not None else scope(repo, head_fleet, base, head)
+    prefix, fleet_rel, paths, all_reason = sc.prefix, sc.fleet_rel, sc.paths, sc.all_reason
+    changed = set(paths)
+    head_shops = head_fleet.shops
+    if not changed:
+        return Changes((), (), None, (), (), (), False)
+    if sc.base_data is None:
+        return Changes(paths, tuple(sorted(head_shops)), all_reason,
+                       tuple(sorted(head_shops)), (), (), False)
+    base_data = sc.base_data
+    base_shops: Mapping[str, Any] = base_data.get("shops", {})
+    full = any(base_data.get(k) != head_fleet.data.get(k) for k in STRUCTURAL_KEYS)
+    affected: set[str] = set()
 
     new_shops = sorted(set(head_shops) - set(base_shops))
     removed = sorted(set(base_shops) - set(head_shops))

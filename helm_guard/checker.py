@@ -11,7 +11,7 @@ from __future__ import annotations
 import gc
 import os
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any, NamedTuple
@@ -23,6 +23,8 @@ from helm_guard.finding import Finding
 from helm_guard.fleet import ConfigEntry, Fleet
 from helm_guard.jsonc import Document, JsonPath, Span
 
+Harvest = Callable[[ConfigFile], Iterable[Any]]
+
 
 class CheckResult(NamedTuple):
     findings: list[Finding]
@@ -30,6 +32,7 @@ class CheckResult(NamedTuple):
     targets: int
     shops: int
     context: Context
+    harvested: list[Any]  # what `harvest` drew from every file (in no particular order)
 
 
 def disabled_rules_from_env() -> frozenset[str]:
@@ -55,6 +58,7 @@ def run_check(
     rules: Sequence[ModuleType] | None = None,
     parallel: bool = False,
     skip_clean: bool = True,
+    harvest: Harvest | None = None,
 ) -> CheckResult:
     """Check the whole fleet. Map: per config file (parse, resolve, file and target rules, and
     each fleet rule's `collect`). Reduce: each fleet rule's `check` over what was collected.
@@ -65,6 +69,10 @@ def run_check(
 
     `skip_clean=False` runs every target rule on every target, without the clean-shape
     shortcut (`helm_guard.clean_shape`); the tests compare both.
+
+    `harvest(file)` runs on every parsed config in the map phase (in the workers of a parallel
+    run); its items come back in `CheckResult.harvested`. That is how a caller gets what it
+    needs from every file (the gate: plan entries) without parsing the fleet a second time.
     """
     # The run allocates many small objects that live until it ends: the cyclic GC would only
     # rescan them (about 10 % of a 10,000-file run). Paused for the run and restored after it
@@ -73,7 +81,8 @@ def run_check(
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _run_check(fleet, fleet_doc, wrangler_schema, rules, parallel, skip_clean)
+        return _run_check(fleet, fleet_doc, wrangler_schema, rules, parallel, skip_clean,
+                          harvest)
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -81,7 +90,7 @@ def run_check(
 
 def _run_check(fleet: Fleet, fleet_doc: Document, wrangler_schema: Path | None,
                rules: Sequence[ModuleType] | None, parallel: bool,
-               skip_clean: bool) -> CheckResult:
+               skip_clean: bool, harvest: Harvest | None) -> CheckResult:
     from helm_guard import rules as registry
     from helm_guard import schemas
 
@@ -105,11 +114,11 @@ def _run_check(fleet: Fleet, fleet_doc: Document, wrangler_schema: Path | None,
                 module.prepare(ctx)
         chunks = parallel_.deal(entries, workers)
         parts = parallel_.forked_map(
-            lambda i: _map_chunk(ctx, chunks[i], active, skip_clean), workers)
+            lambda i: _map_chunk(ctx, chunks[i], active, skip_clean, harvest), workers)
     else:
         ctx = Context(fleet, load_files(fleet, entries), fleet_doc)
         ctx.wrangler_validator = validator
-        parts = [_with_absent(_map(ctx, active, skip_clean), entries, ctx.files)]
+        parts = [_with_absent(_map(ctx, active, skip_clean, harvest), entries, ctx.files)]
     if pending:
         entries = _drop_absent(ctx, entries, pending, parts)
     findings: list[Finding] = [f for part in parts for f in part.findings]
@@ -120,7 +129,8 @@ def _run_check(fleet: Fleet, fleet_doc: Document, wrangler_schema: Path | None,
     findings.sort(key=Finding.sort_key)
     targets = sum(part.targets for part in parts)
     shops = len({shop for part in parts for shop in part.shops})
-    return CheckResult(findings, len(entries), targets, shops, ctx)
+    harvested = [x for part in parts for x in part.harvested]
+    return CheckResult(findings, len(entries), targets, shops, ctx, harvested)
 
 
 def _drop_absent(ctx: Context, entries: list[ConfigEntry], pending: dict[str, list[str]],
@@ -145,9 +155,11 @@ class _MapResult(NamedTuple):
     targets: int
     shops: set[str]
     absent: list[str]  # unchecked candidate configs that turned out not to exist
+    harvested: list[Any]
 
 
-def _map(ctx: Context, active: Sequence[ModuleType], skip_clean: bool) -> _MapResult:
+def _map(ctx: Context, active: Sequence[ModuleType], skip_clean: bool,
+         harvest: Harvest | None) -> _MapResult:
     findings: list[Finding] = []
     collected: dict[str, list[Any]] = {}
     # the targets the clean-shape rules must still see (all of them without the shortcut)
@@ -165,11 +177,12 @@ def _map(ctx: Context, active: Sequence[ModuleType], skip_clean: bool) -> _MapRe
             collected[module.ID] = [module.summarize(items)] if hasattr(module, "summarize") \
                 else items
     shops = {t.shop for t in ctx.targets if t.shop}
-    return _MapResult(findings, collected, len(ctx.targets), shops, [])
+    harvested = [x for f in ctx.files for x in harvest(f)] if harvest is not None else []
+    return _MapResult(findings, collected, len(ctx.targets), shops, [], harvested)
 
 
 def _map_chunk(template: Context, chunk: Sequence[ConfigEntry], active: Sequence[ModuleType],
-               skip_clean: bool) -> _MapResult:
+               skip_clean: bool, harvest: Harvest | None) -> _MapResult:
     """Map one chunk of a parallel run with a context of its own: the prepared state is
     shared, but whatever the rules memoise while mapping (`ctx.cache`) stays in the chunk, so
     the chunk run in the parent process leaks nothing into the fleet-wide phase."""
@@ -178,7 +191,7 @@ def _map_chunk(template: Context, chunk: Sequence[ConfigEntry], active: Sequence
     ctx._owners = template._owners
     ctx.covered = template.covered
     ctx.cache = dict(template.cache)
-    return _with_absent(_map(ctx, active, skip_clean), chunk, ctx.files)
+    return _with_absent(_map(ctx, active, skip_clean, harvest), chunk, ctx.files)
 
 
 def _with_absent(result: _MapResult, entries: Sequence[ConfigEntry],

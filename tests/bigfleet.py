@@ -4,25 +4,15 @@ plus faults planted among the last shops, where every worker's chunk has some.""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
-from types import ModuleType
 
-_GEN = Path(__file__).resolve().parents[1] / "benchmarks" / "fleetgen.py"
-
-
-def fleetgen() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("helm_fleetgen", _GEN)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from benchmarks import fleetgen
 
 
 def generate(root: Path, n: int) -> list[str]:
     """A clean fleet of `n` shops at `root`; the slugs, in file order."""
-    return list(fleetgen().generate(root, n))
+    return list(fleetgen.generate(root, n))
 
 
 def edit(path: Path, old: str, new: str) -> None:

@@ -191,3 +191,63 @@ def test_parallel_discovery_learns_which_candidates_exist(tmp_path: Path) -> Non
     for mode in (False, True):
         with pytest.raises(UsageError, match="'extra/\\*/wrangler.jsonc' matches no file"):
             run_check(fleet, fleet.doc, parallel=mode)
+
+
+def test_gate_plan_from_the_check_equals_a_second_parse_serial_and_forked(
+        tmp_path: Path, monkeypatch) -> None:
+    """The gate's plan, when every shop is affected, comes from the check's own parse (the
+    map phase digests every target); it must equal the plan parsed again from the files, by
+    the gate's own forked workers and serially."""
+    import pytest
+
+    from helm_guard import changes, parallel
+    from helm_guard.commands import gate as gate_cmd
+    from helm_guard.plan import make_plan
+    from tests.bigfleet import generate
+    from tests.gate_fixtures import make_repo
+
+    if not parallel.can_fork():
+        pytest.skip("no os.fork on this platform")
+    src = tmp_path / "gen"
+    slugs = generate(src, gate_cmd.PARALLEL_PLAN_FILES + 50)
+    (src / "src").mkdir()
+    (src / "src" / "index.js").write_text("// v1\n")
+    (tmp_path / "r").mkdir()
+    repo = make_repo(tmp_path / "r", src)
+    first = repo.head()
+    repo.write("src/index.js", "// v2\n")
+    repo.commit("new code for every shop")
+    monkeypatch.setattr(parallel, "worker_count", lambda: 3)
+
+    def no_second_parse(*args: object) -> None:
+        raise AssertionError("the gate parsed the fleet a second time")
+
+    with monkeypatch.context() as m:
+        m.setattr(gate_cmd, "_plan_entries", no_second_parse)
+        outcome = gate_cmd.gate(str(repo.fleet), base=first, head="HEAD", allow=[],
+                                remote=None, report_only=False, wrangler_schema=None,
+                                environ={})
+    assert outcome.all_reason and not outcome.blocked, outcome.reasons
+    assert len(outcome.affected) == len(slugs)
+    fleet = load_fleet(repo.fleet)
+    view = changes.HeadView(fleet, fleet.config_entries())
+    forked = gate_cmd._plan_entries(view, outcome.affected)
+    monkeypatch.setattr(gate_cmd, "PARALLEL_PLAN_FILES", 10**9)
+    serial = gate_cmd._plan_entries(changes.HeadView(fleet, fleet.config_entries()),
+                                    outcome.affected)
+    assert outcome.plan == make_plan(outcome.head or "", forked) == \
+        make_plan(outcome.head or "", serial)
+    assert len(outcome.plan["entries"]) > len(slugs)  # staging targets too
+
+    # a one-shop change plans from a second parse of that shop's file only: same digests
+    repo.edit(f"shops/{slugs[-1]}/wrangler.jsonc", '"VAR_0": ', '"VAR_X": "new", "VAR_0": ')
+    repo.commit("one shop")
+    one = gate_cmd.gate(str(repo.fleet), base=repo.head() + "~1", head="HEAD", allow=[],
+                        remote=None, report_only=False, wrangler_schema=None, environ={})
+    assert one.affected == (slugs[-1],) and not one.blocked, one.reasons
+    fleet = load_fleet(repo.fleet)
+    harvest = gate_cmd._plan_harvest(fleet)
+    view = changes.HeadView(fleet, fleet.config_entries())
+    everything = [e for f in view.files(view.entries) for e in harvest(f)]
+    assert one.plan["entries"] == make_plan("", [e for e in everything
+                                                if e["shop"] == slugs[-1]])["entries"]

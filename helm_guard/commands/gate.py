@@ -30,12 +30,12 @@ import argparse
 import json
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from helm_guard import __version__
-from helm_guard.commands._common import add_fleet_option, keep_until_exit, write_output
+from helm_guard.commands._common import add_fleet_option, write_output
 from helm_guard.errors import EXIT_BLOCKED, EXIT_OK, Blocked, UsageError
 from helm_guard.finding import Finding, with_prefix
 from helm_guard.slugs import SLUG_RE, check_shop_slug
@@ -125,40 +125,55 @@ def gate(fleet_path: str | None, *, base: str | None, head: str, allow: Sequence
     from helm_guard import changes as ch
     from helm_guard import gitio
     from helm_guard import plan as plans
-    from helm_guard.commands.check import run_fleet_check
+    from helm_guard.checker import run_check
+    from helm_guard.commands.check import load_for_check
 
-    result = run_fleet_check(fleet_path, wrangler_schema, parallel=True)
-    keep_until_exit(result)
-    ctx = result.context
-    fleet = ctx.fleet
+    fleet, fleet_doc, schema = load_for_check(fleet_path, wrangler_schema)
     repo = fleet.root
+    remote = remote or (fleet.data.get("state") or {}).get("remote") or "origin"
+    base_sha: str | None = None
+    head_sha: str | None = None
+    source = ""
+    scope: ch.Scope | None = None
+    git_failure: str | None = None
+    try:  # what git alone tells, so the check can gather what the plan needs
+        head_sha, base_sha, source = _commits(repo, base, head, remote, environ)
+        scope = ch.scope(repo, fleet, base_sha, head_sha)
+    except gitio.GitError as exc:
+        git_failure = f"git failed, so the changes cannot be determined: {exc.detail}"
+    except Blocked as exc:
+        git_failure = str(exc)
+    # every shop affected (shared code): the check's map phase digests every target, in its
+    # workers, instead of the gate parsing the whole fleet a second time
+    harvest = _plan_harvest(fleet) if scope is not None and scope.all_reason else None
+    result = run_check(fleet, fleet_doc, wrangler_schema=schema, parallel=True,
+                       harvest=harvest)
+    ctx = result.context
     # the parallel check keeps no parsed files: its config entries, files parsed on demand
     view = ch.HeadView(fleet, list(ctx.entries.values()), ctx.files)
-    remote = remote or (fleet.data.get("state") or {}).get("remote") or "origin"
     reasons: list[tuple[str, str]] = []
     if result.findings:
         n = len(result.findings)
         reasons.append(("findings", f"the fleet check has {n} finding{'s' if n != 1 else ''}"))
 
-    base_sha: str | None = None
-    head_sha: str | None = None
-    source = ""
     changes: ch.Changes | None = None
     acks: dict[str, str] = {}
-    try:
-        head_sha, base_sha, source = _commits(repo, base, head, remote, environ)
-        dirty = gitio.dirty_paths(repo, ".") or _untracked_configs(repo, view, head_sha)
-        if dirty:
-            more = f" (and {len(dirty) - 1} more)" if len(dirty) > 1 else ""
-            reasons.append(("checkout", str(Blocked(
-                f"the work tree differs from the head commit: {dirty[0]}{more}",
-                hint="the gate checks the checkout, so it must be the clean commit"))))
-        changes = ch.compute(repo, view, base_sha, head_sha)
-        acks = _acknowledgements(repo, base_sha, head_sha, allow)
-    except gitio.GitError as exc:
-        reasons.append(("git", f"git failed, so the changes cannot be determined: {exc.detail}"))
-    except Blocked as exc:
-        reasons.append(("git", str(exc)))
+    if git_failure is None and head_sha is not None and base_sha is not None:
+        try:
+            dirty = gitio.dirty_paths(repo, ".") or _untracked_configs(repo, view, head_sha)
+            if dirty:
+                more = f" (and {len(dirty) - 1} more)" if len(dirty) > 1 else ""
+                reasons.append(("checkout", str(Blocked(
+                    f"the work tree differs from the head commit: {dirty[0]}{more}",
+                    hint="the gate checks the checkout, so it must be the clean commit"))))
+            changes = ch.compute(repo, view, base_sha, head_sha, scope)
+            acks = _acknowledgements(repo, base_sha, head_sha, allow)
+        except gitio.GitError as exc:
+            git_failure = f"git failed, so the changes cannot be determined: {exc.detail}"
+        except Blocked as exc:
+            git_failure = str(exc)
+    if git_failure is not None:
+        reasons.append(("git", git_failure))
 
     rebinds: list[dict[str, Any]] = []
     affected: tuple[str, ...] = ()
@@ -179,7 +194,11 @@ def gate(fleet_path: str | None, *, base: str | None, head: str, allow: Sequence
 
     planned = []
     if not reasons and head_sha is not None:
-        planned = _plan_entries(view, affected)
+        if harvest is not None:
+            wanted = frozenset(affected)
+            planned = [e for e in result.harvested if e["shop"] in wanted]
+        else:
+            planned = _plan_entries(view, affected)
     plan = plans.make_plan(head_sha or _ZERO, planned)
     findings = with_prefix(result.findings, fleet.display_prefix)
     return Outcome(base_sha, source, head_sha, findings, affected,
@@ -293,57 +312,36 @@ def _plan_entries(view: Any, shops: Sequence[str]) -> list[dict[str, Any]]:
     Many files (a shared-code change: every shop) are parsed and digested in forked workers,
     like the check's map phase; each worker returns only the small entries.
     """
-    global _PLAN_STATE
+    from helm_guard import parallel
+
     wanted = frozenset(shops)
     rels = [r for r, e in view.entries.items()
             if e.layout == "env-per-shop" or e.slug in wanted]
-    workers = min(os.cpu_count() or 1, 8)
-    if len(rels) < PARALLEL_PLAN_FILES or workers < 2 or not _can_fork():
+    workers = parallel.worker_count() if len(rels) >= PARALLEL_PLAN_FILES else 1
+    if workers < 2:
         return _entries_of(view, rels, wanted)
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    chunks = [rels[i::workers] for i in range(workers)]
-    _PLAN_STATE = (view, chunks, wanted)
-    try:
-        ctx = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(workers - 1, mp_context=ctx) as pool:
-            futures = [pool.submit(_plan_chunk, i) for i in range(1, workers)]
-            out = _plan_chunk(0)
-            for f in futures:
-                out.extend(f.result())
-    finally:
-        _PLAN_STATE = None
-    return out
-
-
-_PLAN_STATE: tuple[Any, list[list[str]], frozenset[str]] | None = None
-
-
-def _plan_chunk(index: int) -> list[dict[str, Any]]:
-    assert _PLAN_STATE is not None
-    view, chunks, wanted = _PLAN_STATE
-    return _entries_of(view, chunks[index], wanted)
-
-
-def _can_fork() -> bool:
-    import multiprocessing
-
-    return "fork" in multiprocessing.get_all_start_methods()
+    chunks = parallel.deal(rels, workers)
+    parts = parallel.forked_map(lambda i: _entries_of(view, chunks[i], wanted), workers)
+    return [entry for part in parts for entry in part]
 
 
 def _entries_of(view: Any, rels: Sequence[str], wanted: frozenset[str]) -> list[dict[str, Any]]:
+    entries_of_file = _plan_harvest(view.fleet)
+    return [e for f in view.files(rels) for e in entries_of_file(f) if e["shop"] in wanted]
+
+
+def _plan_harvest(fleet: Any) -> Callable[[Any], list[dict[str, Any]]]:
+    """A function giving the plan entry (with its digest) of every shop target of a file."""
     from helm_guard.digest import target_digest
     from helm_guard.plan import make_entry
 
-    fleet = view.fleet
-    entries = []
-    for f in view.files(rels):
-        for t in f.targets:
-            shop = t.shop
-            if shop in wanted:
-                digest = target_digest(t.target.as_dict(), fleet.shops.get(shop), fleet.naming)
-                entries.append(make_entry(shop, t.file.rel, t.target.env, digest))
+    shops, naming = fleet.shops, fleet.naming
+
+    def entries(f: Any) -> list[dict[str, Any]]:
+        return [make_entry(t.shop, f.rel, t.target.env,
+                           target_digest(t.target.as_dict(), shops.get(t.shop), naming))
+                for t in f.targets if t.shop]
+
     return entries
 
 
