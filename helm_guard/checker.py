@@ -8,7 +8,6 @@ positional parse; most files of a clean fleet never need one).
 
 from __future__ import annotations
 
-import gc
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -65,7 +64,9 @@ def run_check(
 
     With `parallel=True` and a large fleet the map phase runs in forked worker processes (one
     per CPU); `CheckResult.context` then holds no files or targets, so callers that need them
-    (gate, deploy) use the default serial run.
+    (deploy, verify) use the default serial run. The cyclic GC is best off for a whole run
+    (it would only rescan what the run keeps): `cli.console_main` turns it off for the
+    commands that check.
 
     `skip_clean=False` runs every target rule on every target, without the clean-shape
     shortcut (`helm_guard.clean_shape`); the tests compare both.
@@ -74,23 +75,6 @@ def run_check(
     run); its items come back in `CheckResult.harvested`. That is how a caller gets what it
     needs from every file (the gate: plan entries) without parsing the fleet a second time.
     """
-    # The run allocates many small objects that live until it ends: the cyclic GC would only
-    # rescan them (about 10 % of a 10,000-file run). Paused for the run and restored after it
-    # (the `check` command, which ends the process right after, never restores it: see
-    # `cli.console_main`).
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return _run_check(fleet, fleet_doc, wrangler_schema, rules, parallel, skip_clean,
-                          harvest)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
-
-
-def _run_check(fleet: Fleet, fleet_doc: Document, wrangler_schema: Path | None,
-               rules: Sequence[ModuleType] | None, parallel: bool,
-               skip_clean: bool, harvest: Harvest | None) -> CheckResult:
     from helm_guard import rules as registry
     from helm_guard import schemas
 

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from helm_guard import __version__
-from helm_guard.commands._common import add_fleet_option, write_output
+from helm_guard.commands._common import add_fleet_option, keep_until_exit, write_output
 from helm_guard.errors import EXIT_BLOCKED, EXIT_OK, Blocked, UsageError
 from helm_guard.finding import Finding, with_prefix
 from helm_guard.slugs import SLUG_RE, check_shop_slug
@@ -148,6 +148,7 @@ def gate(fleet_path: str | None, *, base: str | None, head: str, allow: Sequence
     harvest = _plan_harvest(fleet) if scope is not None and scope.all_reason else None
     result = run_check(fleet, fleet_doc, wrangler_schema=schema, parallel=True,
                        harvest=harvest)
+    keep_until_exit(result)
     ctx = result.context
     # the parallel check keeps no parsed files: its config entries, files parsed on demand
     view = ch.HeadView(fleet, list(ctx.entries.values()), ctx.files)
