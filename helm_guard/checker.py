@@ -12,7 +12,6 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from types import ModuleType
 from typing import Any, NamedTuple
 
 from helm_guard import clean_shape, jsonc
@@ -21,6 +20,8 @@ from helm_guard.context import ConfigFile, Context, Problem, load_files
 from helm_guard.finding import Finding
 from helm_guard.fleet import ConfigEntry, Fleet
 from helm_guard.jsonc import Document, JsonPath, Span
+from helm_guard.rules import types
+from helm_guard.rules.types import Rule
 
 Harvest = Callable[[ConfigFile], Iterable[Any]]
 
@@ -54,7 +55,7 @@ def run_check(
     fleet_doc: Document,
     *,
     wrangler_schema: Path | None = None,
-    rules: Sequence[ModuleType] | None = None,
+    rules: Sequence[Rule] | None = None,
     parallel: bool = False,
     skip_clean: bool = True,
     harvest: Harvest | None = None,
@@ -85,6 +86,7 @@ def run_check(
     disabled = disabled_rules_from_env()
     active = [m for m in (rules if rules is not None else registry.all_rules())
               if m.ID not in disabled]
+    shapes = types.by_shape(active)
     validator = schemas.validator_for_file(wrangler_schema) if wrangler_schema else None
     if use_workers and len(entries) >= PARALLEL_MIN_FILES:
         ctx = Context(fleet, [], fleet_doc)
@@ -93,23 +95,22 @@ def run_check(
         ctx.entries = {e.rel: e for e in entries}
         _ = ctx.owners  # built once, inherited by the workers
         schemas.validate("helm-shop-config", {})  # compile once before forking
-        for module in active:
-            if hasattr(module, "prepare"):
-                module.prepare(ctx)
+        for rule in active:
+            if types.prepares(rule):
+                rule.prepare(ctx)
         chunks = parallel_.deal(entries, workers)
         parts = parallel_.forked_map(
-            lambda i: _map_chunk(ctx, chunks[i], active, skip_clean, harvest), workers)
+            lambda i: _map_chunk(ctx, chunks[i], shapes, skip_clean, harvest), workers)
     else:
         ctx = Context(fleet, load_files(fleet, entries), fleet_doc)
         ctx.wrangler_validator = validator
-        parts = [_with_absent(_map(ctx, active, skip_clean, harvest), entries, ctx.files)]
+        parts = [_with_absent(_map(ctx, shapes, skip_clean, harvest), entries, ctx.files)]
     if pending:
         entries = _drop_absent(ctx, entries, pending, parts)
     findings: list[Finding] = [f for part in parts for f in part.findings]
-    for module in active:
-        if module.SCOPE == "fleet":
-            collected = [x for part in parts for x in part.collected.get(module.ID, ())]
-            findings.extend(_stamp(module, module.check(ctx, collected)))
+    for fleet_rule in shapes.fleet:
+        collected = [x for part in parts for x in part.collected.get(fleet_rule.ID, ())]
+        findings.extend(_stamp(fleet_rule, fleet_rule.check(ctx, collected)))
     findings.sort(key=Finding.sort_key)
     targets = sum(part.targets for part in parts)
     shops = len({shop for part in parts for shop in part.shops})
@@ -142,30 +143,31 @@ class _MapResult(NamedTuple):
     harvested: list[Any]
 
 
-def _map(ctx: Context, active: Sequence[ModuleType], skip_clean: bool,
+def _map(ctx: Context, shapes: types.Shapes, skip_clean: bool,
          harvest: Harvest | None) -> _MapResult:
     findings: list[Finding] = []
     collected: dict[str, list[Any]] = {}
     # the targets the clean-shape rules must still see (all of them without the shortcut)
     dirty = [t for t in ctx.targets if not clean_shape.is_clean(t, ctx)] if skip_clean \
         else ctx.targets
-    for module in active:
-        if module.SCOPE == "file":
-            findings.extend(_stamp(module, (p for f in ctx.files for p in module.check(f, ctx))))
-        elif module.SCOPE == "target":
-            targets = dirty if module.ID in clean_shape.COVERS else ctx.targets
-            findings.extend(_stamp(module, (p for t in targets for p in module.check(t, ctx))))
-        elif hasattr(module, "collect"):
-            items = [x for f in ctx.files for x in module.collect(f, ctx)]
+    for file_rule in shapes.file:
+        findings.extend(_stamp(file_rule, (p for f in ctx.files for p in file_rule.check(f, ctx))))
+    for target_rule in shapes.target:
+        targets = dirty if target_rule.ID in clean_shape.COVERS else ctx.targets
+        findings.extend(_stamp(target_rule,
+                               (p for t in targets for p in target_rule.check(t, ctx))))
+    for fleet_rule in shapes.fleet:
+        if types.collects(fleet_rule):
+            items = [x for f in ctx.files for x in fleet_rule.collect(f, ctx)]
             # a rule may boil its items down where they were collected (in the worker)
-            collected[module.ID] = [module.summarize(items)] if hasattr(module, "summarize") \
-                else items
+            collected[fleet_rule.ID] = [fleet_rule.summarize(items)] \
+                if types.summarizes(fleet_rule) else items
     shops = {t.shop for t in ctx.targets if t.shop}
     harvested = [x for f in ctx.files for x in harvest(f)] if harvest is not None else []
     return _MapResult(findings, collected, len(ctx.targets), shops, [], harvested)
 
 
-def _map_chunk(template: Context, chunk: Sequence[ConfigEntry], active: Sequence[ModuleType],
+def _map_chunk(template: Context, chunk: Sequence[ConfigEntry], shapes: types.Shapes,
                skip_clean: bool, harvest: Harvest | None) -> _MapResult:
     """Map one chunk of a parallel run with a context of its own: the prepared state is
     shared, but whatever the rules memoise while mapping (`ctx.cache`) stays in the chunk, so
@@ -175,7 +177,7 @@ def _map_chunk(template: Context, chunk: Sequence[ConfigEntry], active: Sequence
     ctx._owners = template._owners
     ctx.covered = template.covered
     ctx.cache = dict(template.cache)
-    return _with_absent(_map(ctx, active, skip_clean, harvest), chunk, ctx.files)
+    return _with_absent(_map(ctx, shapes, skip_clean, harvest), chunk, ctx.files)
 
 
 def _with_absent(result: _MapResult, entries: Sequence[ConfigEntry],
@@ -187,7 +189,7 @@ def _with_absent(result: _MapResult, entries: Sequence[ConfigEntry],
     return result._replace(absent=[e.rel for e in entries if e.rel not in present])
 
 
-def _stamp(module: ModuleType, problems: Iterable[Problem]) -> Iterator[Finding]:
+def _stamp(rule: types.RuleInfo, problems: Iterable[Problem]) -> Iterator[Finding]:
     seen: set[tuple[str, JsonPath, str]] = set()
     for p in problems:
         key = (p.rel, p.json_path, p.message)
@@ -202,5 +204,5 @@ def _stamp(module: ModuleType, problems: Iterable[Problem]) -> Iterator[Finding]
                 span = p.source.key_span(p.json_path)
             else:
                 span = p.source.span(p.json_path)
-        yield Finding(module.ID, module.SEVERITY, p.rel, span.line, span.col, span.end_line,
+        yield Finding(rule.ID, rule.SEVERITY, p.rel, span.line, span.col, span.end_line,
                       span.end_col, jsonc.format_json_path(p.json_path), p.message, p.shop)

@@ -1,25 +1,19 @@
-"""The rule registry: one module per rule, listed here explicitly.
+"""The rule registry: one module per rule, listed here explicitly (by module name, in
+documentation order; append a new rule's module to `RULE_MODULES`).
 
-Every rule module defines:
-- `ID` (stable, e.g. "HG403"), `NAME` (kebab-case), `SEVERITY` ("error" or "warning"),
-  `SUMMARY` (one line), and a module docstring with the sections `## What it does`,
-  `## Why is this bad?`, `## Example`, `Use instead:` (enforced by a test; reused as the SARIF
-  rule help);
-- `SCOPE`: "file" (runs once per config file), "target" (once per resolved deploy target) or
-  "fleet" (once per fleet);
-- `check(...)`: a generator of `Problem`s (the engine stamps ID, severity and position).
-
-A fleet rule may also define `collect(file, ctx)` (runs per config file in the map phase, in
-the worker processes of a parallel run), `summarize(items)` (boils one worker's collected
-items down before they cross back to the parent) and `prepare(ctx)` (runs once before the
-workers start); its `check(ctx, collected)` then gets every worker's items, or summaries.
+Every rule module has one of the shapes typed in `helm_guard.rules.types` (file, target or
+fleet rule, with their optional hooks), which mypy checks it against, and a module docstring
+with the sections `## What it does`, `## Why is this bad?`, `## Example`, `Use instead:`
+(enforced by a test; reused as the SARIF rule help). Rules yield `Problem`s; the engine
+(`helm_guard.checker`) stamps ID, severity and position. See CONTRIBUTING.md.
 """
 
 from __future__ import annotations
 
 from functools import cache
-from types import ModuleType
 from typing import NamedTuple
+
+from helm_guard.rules.types import SCOPES, Rule
 
 RULE_MODULES: tuple[str, ...] = (  # order = documentation order
     "hg101_syntax_error",
@@ -66,21 +60,28 @@ class RuleMeta(NamedTuple):
 
 
 @cache
-def _load() -> dict[str, ModuleType]:
+def _load() -> dict[str, Rule]:
     import importlib
 
-    rules: dict[str, ModuleType] = {}
+    rules: dict[str, Rule] = {}
     for name in RULE_MODULES:
         module = importlib.import_module(f"helm_guard.rules.{name}")
-        rules[module.ID] = module
+        if getattr(module, "SCOPE", None) not in SCOPES or not callable(
+                getattr(module, "check", None)):
+            raise TypeError(f"helm_guard.rules.{name} is not a rule: it needs a SCOPE (one of "
+                            f"{', '.join(SCOPES)}) and a check function")
+        rule: Rule = module  # (mypy checks each module against its shape itself)
+        if rule.ID in rules:
+            raise TypeError(f"two rules have the ID {rule.ID}")
+        rules[rule.ID] = rule
     return rules
 
 
-def all_rules() -> list[ModuleType]:
+def all_rules() -> list[Rule]:
     return list(_load().values())
 
 
-def get(rule_id: str) -> ModuleType:
+def get(rule_id: str) -> Rule:
     rules = _load()
     if rule_id not in rules:
         raise KeyError(f"no rule {rule_id!r}; known rules: {', '.join(rules)}")
@@ -90,6 +91,6 @@ def get(rule_id: str) -> ModuleType:
 def rule_meta() -> list[RuleMeta]:
     """Metadata of every rule, in registry order (for reporters and docs)."""
     return [
-        RuleMeta(m.ID, m.NAME, m.SEVERITY, m.SUMMARY, (m.__doc__ or "").strip())
+        RuleMeta(m.ID, m.NAME, m.SEVERITY, m.SUMMARY, (getattr(m, "__doc__", None) or "").strip())
         for m in _load().values()
     ]

@@ -21,9 +21,15 @@ Use instead:
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from helm_guard.context import ConfigFile, Context, Problem
 from helm_guard.jsonc import format_json_path
+
+if TYPE_CHECKING:  # mypy checks this module against its shape (rules/types.py)
+    from helm_guard.rules import hg102_duplicate_key as _this
+    from helm_guard.rules.types import FileRule
+    _: FileRule = _this
 
 ID = "HG102"
 NAME = "duplicate-key"

@@ -18,9 +18,15 @@ A regular UTF-8 file (a UTF-8 byte order mark is accepted) inside the repository
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from helm_guard.context import ConfigFile, Context, Problem
 from helm_guard.jsonc import Span
+
+if TYPE_CHECKING:  # mypy checks this module against its shape (rules/types.py)
+    from helm_guard.rules import hg103_unreadable_config as _this
+    from helm_guard.rules.types import FileRule
+    _: FileRule = _this
 
 ID = "HG103"
 NAME = "unreadable-config"

@@ -20,9 +20,15 @@ Use instead:
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from helm_guard import schemas
 from helm_guard.context import ConfigFile, Context, Problem
+
+if TYPE_CHECKING:  # mypy checks this module against its shape (rules/types.py)
+    from helm_guard.rules import hg202_wrangler_schema as _this
+    from helm_guard.rules.types import FileRule
+    _: FileRule = _this
 
 ID = "HG202"
 NAME = "wrangler-schema"

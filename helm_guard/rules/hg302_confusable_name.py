@@ -22,9 +22,15 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from helm_guard.context import Context, Problem, TargetInfo
 from helm_guard.jsonc import JsonPath
+
+if TYPE_CHECKING:  # mypy checks this module against its shape (rules/types.py)
+    from helm_guard.rules import hg302_confusable_name as _this
+    from helm_guard.rules.types import TargetRule
+    _: TargetRule = _this
 
 ID = "HG302"
 NAME = "confusable-name"

@@ -23,9 +23,15 @@ Use instead:
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from helm_guard.context import Context, Problem, TargetInfo
 from helm_guard.rules._common import belongs, foreign
+
+if TYPE_CHECKING:  # mypy checks this module against its shape (rules/types.py)
+    from helm_guard.rules import hg401_d1_database_name as _this
+    from helm_guard.rules.types import TargetRule
+    _: TargetRule = _this
 
 ID = "HG401"
 NAME = "d1-database-name"

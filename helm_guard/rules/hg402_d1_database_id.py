@@ -21,9 +21,15 @@ Use instead:
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from helm_guard.context import Context, Problem, TargetInfo
 from helm_guard.fleet import UUID_RE
+
+if TYPE_CHECKING:  # mypy checks this module against its shape (rules/types.py)
+    from helm_guard.rules import hg402_d1_database_id as _this
+    from helm_guard.rules.types import TargetRule
+    _: TargetRule = _this
 
 ID = "HG402"
 NAME = "d1-database-id"

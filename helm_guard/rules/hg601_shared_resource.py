@@ -24,11 +24,16 @@ Give each shop its own namespace, or list a deliberately shared one under `share
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from helm_guard.context import ConfigFile, Context, Problem
 from helm_guard.fleet import Tenant
 from helm_guard.jsonc import JsonPath
+
+if TYPE_CHECKING:  # mypy checks this module against its shape (rules/types.py)
+    from helm_guard.rules import hg601_shared_resource as _this
+    from helm_guard.rules.types import SummarizingFleetRule
+    _: SummarizingFleetRule = _this
 
 ID = "HG601"
 NAME = "shared-resource"

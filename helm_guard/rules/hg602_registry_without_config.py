@@ -18,9 +18,15 @@ Add the shop's config, or remove the shop from the registry when it is decommiss
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from helm_guard.context import ConfigFile, Context, Problem
 from helm_guard.fleet import Tenant
+
+if TYPE_CHECKING:  # mypy checks this module against its shape (rules/types.py)
+    from helm_guard.rules import hg602_registry_without_config as _this
+    from helm_guard.rules.types import SummarizingFleetRule
+    _: SummarizingFleetRule = _this
 
 ID = "HG602"
 NAME = "registry-without-config"

@@ -23,8 +23,14 @@ import os
 import posixpath
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from helm_guard.context import ConfigFile, Context, Problem
+
+if TYPE_CHECKING:  # mypy checks this module against its shape (rules/types.py)
+    from helm_guard.rules import hg606_uncovered_config as _this
+    from helm_guard.rules.types import CollectingFleetRule
+    _: CollectingFleetRule = _this
 
 ID = "HG606"
 NAME = "uncovered-config"

@@ -21,8 +21,14 @@ Use instead:
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from helm_guard.context import Context, Problem, TargetInfo
+
+if TYPE_CHECKING:  # mypy checks this module against its shape (rules/types.py)
+    from helm_guard.rules import hg702_inherited_routes as _this
+    from helm_guard.rules.types import TargetRule
+    _: TargetRule = _this
 
 ID = "HG702"
 NAME = "inherited-routes"

@@ -24,13 +24,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from helm_guard.context import Context, Problem, TargetInfo
 from helm_guard.fleet import UUID_RE
 from helm_guard.jsonc import JsonPath
 from helm_guard.resolve import NON_INHERITABLE
 from helm_guard.rules._common import belongs
+
+if TYPE_CHECKING:  # mypy checks this module against its shape (rules/types.py)
+    from helm_guard.rules import hg801_cross_shop_reference as _this
+    from helm_guard.rules.types import Prepares, TargetRule
+    _: TargetRule = _this
+    _prepares: Prepares = _this
 
 ID = "HG801"
 NAME = "cross-shop-reference"

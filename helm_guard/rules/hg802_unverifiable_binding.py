@@ -23,9 +23,15 @@ review.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from helm_guard.context import Context, Problem, TargetInfo
 from helm_guard.rules._common import worker_reference
+
+if TYPE_CHECKING:  # mypy checks this module against its shape (rules/types.py)
+    from helm_guard.rules import hg802_unverifiable_binding as _this
+    from helm_guard.rules.types import TargetRule
+    _: TargetRule = _this
 
 ID = "HG802"
 NAME = "unverifiable-binding"
