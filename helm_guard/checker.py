@@ -47,6 +47,33 @@ def disabled_rules_from_env() -> frozenset[str]:
     return ids
 
 
+class CheckInputs(NamedTuple):
+    fleet: Fleet
+    fleet_doc: Document
+    wrangler_schema: Path | None
+
+
+def load_inputs(fleet_path: str | None, wrangler_schema: str | None = None) -> CheckInputs:
+    """The fleet (`fleet_path`, else found from the current folder up), its parsed fleet
+    file, and wrangler's config schema to validate against (`wrangler_schema`, else the
+    fleet's `node_modules/wrangler/config-schema.json` when present)."""
+    from helm_guard.errors import UsageError
+    from helm_guard.fleet import find_fleet_file, load_fleet
+
+    path = find_fleet_file(fleet_path)
+    fleet = load_fleet(path)
+    schema: Path | None = None
+    if wrangler_schema:
+        schema = Path(wrangler_schema)
+        if not schema.is_file():
+            raise UsageError(f"--wrangler-schema: no such file: {wrangler_schema}")
+    else:
+        found = fleet.root / "node_modules" / "wrangler" / "config-schema.json"
+        schema = found if found.is_file() else None
+    fleet_doc = fleet.doc if fleet.doc is not None else jsonc.parse_file(path)
+    return CheckInputs(fleet, fleet_doc, schema)
+
+
 PARALLEL_MIN_FILES = 1500  # below this, forking costs more than it saves
 
 

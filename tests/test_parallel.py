@@ -201,7 +201,8 @@ def test_gate_plan_from_the_check_equals_a_second_parse_serial_and_forked(
     import pytest
 
     from helm_guard import changes, parallel
-    from helm_guard.commands import gate as gate_cmd
+    from helm_guard import gate as gate_cmd
+    from helm_guard.checker import load_inputs
     from helm_guard.plan import make_plan
     from tests.bigfleet import generate
     from tests.gate_fixtures import make_repo
@@ -224,9 +225,8 @@ def test_gate_plan_from_the_check_equals_a_second_parse_serial_and_forked(
 
     with monkeypatch.context() as m:
         m.setattr(gate_cmd, "_plan_entries", no_second_parse)
-        outcome = gate_cmd.gate(str(repo.fleet), base=first, head="HEAD", allow=[],
-                                remote=None, report_only=False, wrangler_schema=None,
-                                environ={})
+        outcome, _ = gate_cmd.gate(load_inputs(str(repo.fleet)), base=first, head="HEAD",
+                                   allow=[], remote=None, report_only=False, environ={})
     assert outcome.all_reason and not outcome.blocked, outcome.reasons
     assert len(outcome.affected) == len(slugs)
     fleet = load_fleet(repo.fleet)
@@ -242,8 +242,8 @@ def test_gate_plan_from_the_check_equals_a_second_parse_serial_and_forked(
     # a one-shop change plans from a second parse of that shop's file only: same digests
     repo.edit(f"shops/{slugs[-1]}/wrangler.jsonc", '"VAR_0": ', '"VAR_X": "new", "VAR_0": ')
     repo.commit("one shop")
-    one = gate_cmd.gate(str(repo.fleet), base=repo.head() + "~1", head="HEAD", allow=[],
-                        remote=None, report_only=False, wrangler_schema=None, environ={})
+    one, _ = gate_cmd.gate(load_inputs(str(repo.fleet)), base=repo.head() + "~1", head="HEAD",
+                           allow=[], remote=None, report_only=False, environ={})
     assert one.affected == (slugs[-1],) and not one.blocked, one.reasons
     fleet = load_fleet(repo.fleet)
     harvest = gate_cmd._plan_harvest(fleet)

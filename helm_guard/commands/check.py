@@ -18,8 +18,6 @@ from helm_guard.finding import ERROR, Finding, with_prefix
 
 if TYPE_CHECKING:
     from helm_guard.checker import CheckResult
-    from helm_guard.fleet import Fleet
-    from helm_guard.jsonc import Document
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -41,31 +39,11 @@ def run(args: argparse.Namespace) -> int:
 
 def run_fleet_check(fleet_path: str | None, wrangler_schema: str | None = None, *,
                     parallel: bool = False) -> CheckResult:
-    """Load the fleet and check it: the shared first step of check, gate and verify."""
-    from helm_guard.checker import run_check
+    """Load the fleet and check it: the shared first step of check, verify and deploy."""
+    from helm_guard.checker import load_inputs, run_check
 
-    fleet, fleet_doc, schema = load_for_check(fleet_path, wrangler_schema)
+    fleet, fleet_doc, schema = load_inputs(fleet_path, wrangler_schema)
     return run_check(fleet, fleet_doc, wrangler_schema=schema, parallel=parallel)
-
-
-def load_for_check(fleet_path: str | None, wrangler_schema: str | None
-                   ) -> tuple[Fleet, Document, Path | None]:
-    """The fleet, its parsed fleet file and the wrangler schema to validate against."""
-    from helm_guard import jsonc
-    from helm_guard.fleet import find_fleet_file, load_fleet
-
-    path = find_fleet_file(fleet_path)
-    fleet = load_fleet(path)
-    schema: Path | None = None
-    if wrangler_schema:
-        schema = Path(wrangler_schema)
-        if not schema.is_file():
-            raise UsageError(f"--wrangler-schema: no such file: {wrangler_schema}")
-    else:
-        found = fleet.root / "node_modules" / "wrangler" / "config-schema.json"
-        schema = found if found.is_file() else None
-    fleet_doc = fleet.doc if fleet.doc is not None else jsonc.parse_file(path)
-    return fleet, fleet_doc, schema
 
 
 def check(*, paths: list[str], fleet_path: str | None, fmt: str | None, output: str | None,
