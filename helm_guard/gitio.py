@@ -13,6 +13,9 @@ gets a scrubbed environment (`clean_env`, the same allow-list idea as pre-commit
 `no_git_env`), plus `LC_ALL=C` so messages are parseable. Importing this module is cheap (no
 third-party imports), but only modules that need git import it; `check` never does.
 
+Why over 400 lines: this is the one door to git, so every git operation helm-guard needs
+lives here (one concern, many small functions).
+
 The user's repository is never checked out, staged or moved: commits are built with a private
 temporary index (`GIT_INDEX_FILE` in a temp dir) and `commit-tree`, fetched objects are not
 given local refs (`--refmap=` stops the opportunistic remote-tracking update), and pushes use

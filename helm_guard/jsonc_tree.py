@@ -6,6 +6,9 @@ module is the authority on *what* is wrong and *where*: it follows Microsoft's j
 (`parse(text, errors, {allowTrailingComma: true})`, the call wrangler 4 makes) token by token and
 stops at the first error, which is the one wrangler reports.
 
+Why over 400 lines: it is one port of one state machine (jsonc-parser's scanner and parser),
+kept in one piece so it can be read side by side with the original.
+
 What it mirrors, from jsonc-parser's scanner and parser:
 
 * whitespace is space and tab only; line breaks are `\\n`, `\\r\\n` and `\\r`; anything else

@@ -202,3 +202,26 @@ def test_every_rule_module_has_the_members_of_its_shape_and_says_so_for_mypy() -
         if hasattr(module, "prepare"):
             assert "_prepares: Prepares = _this" in source, name
     assert len(shapes.file) + len(shapes.target) + len(shapes.fleet) == len(rules.RULE_MODULES)
+
+
+# Long modules being split or moved by other work right now (remove the entry when done).
+LONG_WHILE_REWORKED = {
+    "helm_guard/cfapi_emulator.py",  # into helm_guard/emulator/, one module per API area
+    "helm_guard/wrangler.py",  # into helm_guard/cloudflare/
+    "helm_guard/commands/deploy.py",  # its library helpers move out of commands/
+}
+MAX_LINES = 400
+
+
+def test_long_modules_say_why() -> None:
+    """A module over ~400 lines says why in its docstring ("Why over 400 lines: ...")."""
+    silent = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(PACKAGE.parent).as_posix()
+        text = path.read_text(encoding="utf-8")
+        if text.count("\n") <= MAX_LINES or rel in LONG_WHILE_REWORKED:
+            continue
+        doc = ast.get_docstring(ast.parse(text)) or ""
+        if "Why over 400 lines:" not in doc:
+            silent.append(f"{rel} ({text.count(chr(10))} lines)")
+    assert not silent, f"split these modules, or say why they are long: {silent}"
