@@ -20,7 +20,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -84,8 +83,7 @@ def route_host(pattern: str) -> str:
     return low.split("/", 1)[0]
 
 
-@dataclass(frozen=True, slots=True)
-class Owned:
+class Owned(NamedTuple):
     """Everything one tenant owns or may bind: the ONE definition of "the tenant's own",
     used by `check` (the rules), `bindings.judge_bindings` (deploy, rollback, audit) and
     `gate`. Built from the naming templates and the registry only, never from a config.

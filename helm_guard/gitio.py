@@ -36,6 +36,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 NETWORK_TIMEOUT = 60.0
 """Seconds before a fetch/push/ls-remote is abandoned (treated as an unreachable remote)."""
@@ -311,15 +312,11 @@ def fetch(repo: str | Path, remote: str, refs: Sequence[str]) -> None:
         )
 
 
-@dataclass(frozen=True)
-class Snapshot:
+class Snapshot(NamedTuple):
     """Remote refs at one moment: ref -> object name (None = absent), objects present locally."""
 
     remote: str
     refs: dict[str, str | None]
-
-    def __getitem__(self, ref: str) -> str | None:
-        return self.refs[ref]
 
 
 def snapshot(repo: str | Path, remote: str, refs: Sequence[str]) -> Snapshot:
@@ -340,8 +337,7 @@ def snapshot(repo: str | Path, remote: str, refs: Sequence[str]) -> Snapshot:
     raise RemoteError(["fetch"], 1, f"fatal: remote {remote} kept moving while being read")
 
 
-@dataclass(frozen=True)
-class CommitInfo:
+class CommitInfo(NamedTuple):
     """One commit of a history listing."""
 
     sha: str
@@ -389,8 +385,7 @@ def commit_files(
     return out(repo, "commit-tree", tree, *parents, "-F", "-", input=message.encode())
 
 
-@dataclass(frozen=True)
-class PushOutcome:
+class PushOutcome(NamedTuple):
     """What `push` achieved: ok, or rejected because of contention or for another reason."""
 
     ok: bool
@@ -432,8 +427,7 @@ def push(repo: str | Path, remote: str, updates: Mapping[str, str]) -> PushOutco
     return PushOutcome(ok=False, contended=contended, reasons=tuple(reasons))
 
 
-@dataclass(frozen=True)
-class Change:
+class Change(NamedTuple):
     """Files to write on top of the current tip, and the commit message."""
 
     files: Mapping[str, bytes | None]
@@ -483,12 +477,12 @@ def cas_update(
     last_pushed: str | None = None
     for attempt in range(1, max_attempts + 1):
         snap = snapshot(repo, remote, refs)
-        tip = snap[refs[0]]
+        tip = snap.refs[refs[0]]
         if last_pushed and tip and is_ancestor(repo, last_pushed, tip):
             return CasResult(last_pushed, True, attempt - 1, snap, attempt - 2, waited, losses)
         change = build(snap)
         if change is None:
-            return CasResult(snap[refs[0]], False, attempt, snap, attempt - 1, waited, losses)
+            return CasResult(snap.refs[refs[0]], False, attempt, snap, attempt - 1, waited, losses)
         commit = commit_files(repo, tip, change.files, change.message)
         last_pushed = commit
         outcome = push(repo, remote, dict.fromkeys(refs, commit))

@@ -50,9 +50,8 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from helm_guard.errors import Blocked
 
@@ -284,8 +283,7 @@ def bindings_of(version: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 # ---------------------------------------------------------------------- runner
-@dataclass(frozen=True)
-class WranglerResult:
+class WranglerResult(NamedTuple):
     """What one wrangler run printed, with how long it took."""
 
     argv: tuple[str, ...]

@@ -20,7 +20,7 @@ Each rule module states its shape for mypy, right after its imports:
         from helm_guard.rules.types import TargetRule
         _: TargetRule = _this
 
-and `tests/test_rule_types.py` checks at run time that every registered module has the
+and `tests/test_architecture.py` checks at run time that every registered module has the
 members of the shape its `SCOPE` names.
 """
 

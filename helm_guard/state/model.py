@@ -7,17 +7,15 @@ as expired until a `resume` of its scope clears it, and its events stay in the h
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from helm_guard.state.clock import format_time, format_when, human_delta, parse_time, utcnow
 from helm_guard.state.layout import LEDGER_VERSION, SCHEMA_VERSION, STATE_BRANCH
 from helm_guard.state.validate import SLUG_RE, check_object
 
 
-@dataclass(frozen=True)
-class Halt:
+class Halt(NamedTuple):
     """One halt: the fleet or one shop, by whom, since when, why, until when."""
 
     id: str
@@ -86,8 +84,7 @@ class Halt:
         )
 
 
-@dataclass(frozen=True)
-class Event:
+class Event(NamedTuple):
     """One recorded halt-state change: `init`, `halt` or `resume`."""
 
     action: str
@@ -159,8 +156,7 @@ class Event:
         )
 
 
-@dataclass(frozen=True)
-class HaltState:
+class HaltState(NamedTuple):
     """The halt state as read from the remote (or computed after a write)."""
 
     remote: str
@@ -211,8 +207,7 @@ def describe_halt(h: Halt, now: datetime) -> str:
     return f"{h.target:<16} by {h.by}, since {since}, {until}: {h.reason}"
 
 
-@dataclass(frozen=True)
-class LedgerEntry:
+class LedgerEntry(NamedTuple):
     """One deploy-ledger line of a shop."""
 
     seq: int

@@ -33,7 +33,7 @@ def seen_ref(remote: str) -> str:
 def resolve(repo: Path, snap: gitio.Snapshot, *, must_exist: bool) -> tuple[str | None, list[str]]:
     """The state commit to trust (None: never initialised), or StateUnreadable."""
     remote = snap.remote
-    branch, anchor = snap[STATE_REF], snap[ANCHOR_REF]
+    branch, anchor = snap.refs[STATE_REF], snap.refs[ANCHOR_REF]
     seen = gitio.rev_parse(repo, seen_ref(remote))
     notes: list[str] = []
     if branch is None:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from helm_guard.errors import Blocked
 from helm_guard.state.model import Event, Halt, HaltState, LedgerEntry
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(NamedTuple):
     """Answer of `check_deploy_allowed`: may `action` run on `shop`, and which halts apply."""
 
     allowed: bool
@@ -45,8 +43,7 @@ class Decision:
             )
 
 
-@dataclass(frozen=True)
-class HistoryEntry:
+class HistoryEntry(NamedTuple):
     """One commit that changed halt.json; `event` is None for changes made by hand."""
 
     commit: str
@@ -69,8 +66,7 @@ class HistoryEntry:
         return {**base, **self.event.to_json()}
 
 
-@dataclass(frozen=True)
-class WriteResult:
+class WriteResult(NamedTuple):
     """What a halt or resume did."""
 
     changed: bool
@@ -83,8 +79,7 @@ class WriteResult:
     waited: float = 0.0
 
 
-@dataclass(frozen=True)
-class LedgerAppend:
+class LedgerAppend(NamedTuple):
     """What `append_ledger` did."""
 
     entry: LedgerEntry

@@ -9,8 +9,8 @@ closes the gap left by refs that vanished on the remote when read from a fresh C
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from helm_guard import gitio
 from helm_guard.errors import UsageError
@@ -41,8 +41,7 @@ def add_location_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-@dataclass(frozen=True)
-class FleetSettings:
+class FleetSettings(NamedTuple):
     """What the fleet file says about the state, read leniently (None/False when unknown)."""
 
     remote: str | None = None
