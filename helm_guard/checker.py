@@ -122,15 +122,14 @@ def run_check(
         ctx.entries = {e.rel: e for e in entries}
         _ = ctx.owners  # built once, inherited by the workers
         schemas.validate("helm-shop-config", {})  # compile once before forking
-        for rule in active:
-            if types.prepares(rule):
-                rule.prepare(ctx)
+        _prepare(active, ctx)
         chunks = parallel_.deal(entries, workers)
         parts = parallel_.forked_map(
             lambda i: _map_chunk(ctx, chunks[i], shapes, skip_clean, harvest), workers)
     else:
         ctx = Context(fleet, load_files(fleet, entries), fleet_doc)
         ctx.wrangler_validator = validator
+        _prepare(active, ctx)
         parts = [_with_absent(_map(ctx, shapes, skip_clean, harvest), entries, ctx.files)]
     if pending:
         entries = _drop_absent(ctx, entries, pending, parts)
@@ -143,6 +142,13 @@ def run_check(
     shops = len({shop for part in parts for shop in part.shops})
     harvested = [x for part in parts for x in part.harvested]
     return CheckResult(findings, len(entries), targets, shops, ctx, harvested)
+
+
+def _prepare(active: Sequence[Rule], ctx: Context) -> None:
+    """Each rule's `prepare(ctx)`, once, before the map phase (and before any fork)."""
+    for rule in active:
+        if types.prepares(rule):
+            rule.prepare(ctx)
 
 
 def _drop_absent(ctx: Context, entries: list[ConfigEntry], pending: dict[str, list[str]],
