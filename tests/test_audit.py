@@ -7,7 +7,6 @@ Deploys through the real wrangler are in `test_audit_wrangler.py`."""
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import io
 import json
 from datetime import timedelta
@@ -148,11 +147,11 @@ def test_provenance_matches_records_by_version_tenant_and_time(emu, repo):
     assert not is_recorded(dep, entries, "staging")  # another tenant's record
     # a record written long after or long before the deployment is not its record
     for shift in (timedelta(hours=2), -timedelta(minutes=10)):
-        moved = [dataclasses.replace(e, at=e.at + shift) for e in entries]
+        moved = [e._replace(at=e.at + shift) for e in entries]
         assert not is_recorded(dep, moved, None)
     # the recorded version re-deployed out of band later (a laptop's `wrangler rollback`):
     # its deployment is newer than the record
-    old = [dataclasses.replace(e, at=e.at - timedelta(minutes=10)) for e in entries]
+    old = [e._replace(at=e.at - timedelta(minutes=10)) for e in entries]
     redeploy = dep._replace(created_on=(old[0].at + timedelta(minutes=10)).isoformat())
     assert not is_recorded(redeploy, old, None)
     split = dep._replace(versions=((dep.versions[0][0], 50.0), ("other", 50.0)))

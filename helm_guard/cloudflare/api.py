@@ -223,6 +223,16 @@ class Client:
     def from_env(cls, environ: Mapping[str, str] | None = None, **kw: Any) -> Client:
         return cls(settings_from_env(environ), **kw)
 
+    def close(self) -> None:
+        """Close the HTTP connections (a client is also a context manager)."""
+        self._client.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def account_path(self, *segments: str) -> str:
         return "/accounts/" + seg(self.account_id) + "".join("/" + seg(s) for s in segments)
 

@@ -68,6 +68,8 @@ def run(args: argparse.Namespace, *, client: Any = None, err: TextIO | None = No
             client = Client.from_env()
         except CloudflareError as exc:
             raise UsageError(f"cannot talk to Cloudflare: {exc}", hint=exc.hint) from None
+        with client:  # closes its connections when the audit is done
+            return run(args, client=client, err=err)
     if fleet.account_id and fleet.account_id != client.account_id:
         raise UsageError(f"CLOUDFLARE_ACCOUNT_ID {client.account_id} is not the fleet's "
                          f"account_id {fleet.account_id}",
