@@ -24,9 +24,15 @@ the key reaches to exactly one tenant, then list the key in `rules/_modelled.py`
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from helm_guard.context import Context, Problem, TargetInfo
 from helm_guard.rules._modelled import ADVICE, UNMODELLED_KEYS
+
+if TYPE_CHECKING:  # mypy checks this module against its shape (rules/types.py)
+    from helm_guard.rules import hg206_unmodelled_key as _this
+    from helm_guard.rules.types import TargetRule
+    _: TargetRule = _this
 
 ID = "HG206"
 NAME = "unmodelled-key"

@@ -27,11 +27,16 @@ Use instead:
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from helm_guard.context import Context, Problem, TargetInfo
 from helm_guard.jsonc import JsonPath
 from helm_guard.rules._common import worker_reference
+
+if TYPE_CHECKING:  # mypy checks this module against its shape (rules/types.py)
+    from helm_guard.rules import hg803_foreign_worker_reference as _this
+    from helm_guard.rules.types import TargetRule
+    _: TargetRule = _this
 
 ID = "HG803"
 NAME = "foreign-worker-reference"

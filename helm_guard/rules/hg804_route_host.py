@@ -27,10 +27,17 @@ Use instead:
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
 
 from helm_guard.context import Context, Problem, TargetInfo
 from helm_guard.fleet import route_host
 from helm_guard.rules._common import belongs
+
+if TYPE_CHECKING:  # mypy checks this module against its shape (rules/types.py)
+    from helm_guard.rules import hg804_route_host as _this
+    from helm_guard.rules.types import Prepares, TargetRule
+    _: TargetRule = _this
+    _prepares: Prepares = _this
 
 ID = "HG804"
 NAME = "route-host"
