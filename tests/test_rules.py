@@ -97,6 +97,9 @@ CASES: list[tuple[str, Mutation, str, int, str]] = [
                              '"compatibility_date": "2026-11-01", "kv_namespaces": '
                              '[{"binding": "K", "id": "0f2ac74b498b48028cb68387c421e279"}],'),
      REGIONAL, 5, "bare `wrangler deploy`"),
+    ("HG104", lambda d: (d / "shops" / "acme" / ".env").write_text(
+        "# local\nWRANGLER_CI_OVERRIDE_NAME=helm-bravo\n"), "shops/acme/.env", 2,
+     "WRANGLER_CI_OVERRIDE_NAME"),
     ("HG606", lambda d: (d / "shops" / "acme" / "wrangler.json").write_text("{}"),
      "shops/acme/wrangler.json", 1, "not cover"),
     ("HG701", lambda d: edit(d / BRAVO, '      "r2_buckets": [{"binding": "ASSETS", '
