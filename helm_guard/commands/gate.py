@@ -333,16 +333,17 @@ def _can_fork() -> bool:
 
 
 def _entries_of(view: Any, rels: Sequence[str], wanted: frozenset[str]) -> list[dict[str, Any]]:
-    from helm_guard.digest import target_digest
+    from helm_guard.digest import InputReader, deploy_digest
     from helm_guard.plan import make_entry
 
     fleet = view.fleet
+    inputs = InputReader(fleet.root)
     entries = []
     for f in view.files(rels):
         for t in f.targets:
             shop = t.shop
             if shop in wanted:
-                digest = target_digest(t.target.as_dict(), fleet.shops.get(shop), fleet.naming)
+                digest = deploy_digest(fleet, t, inputs)
                 entries.append(make_entry(shop, t.file.rel, t.target.env, digest))
     return entries
 

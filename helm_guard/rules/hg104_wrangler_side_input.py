@@ -41,6 +41,7 @@ from __future__ import annotations
 import os
 import posixpath
 import re
+import stat
 from collections.abc import Iterator
 from typing import Any
 
@@ -129,9 +130,11 @@ def _dotenv(path: str) -> tuple[Span, list[str]]:
     """The position of the first steering variable (else the first variable, else 1:1) and
     every variable name in an .env file; never its values."""
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a folder, a FIFO: never opened
+            return Span(1, 1, 1, 1), []
         with open(path, "rb") as fh:
             text = fh.read(_READ_LIMIT).decode("utf-8", "replace")
-    except OSError:  # a directory, a dangling symlink, unreadable: the name is the finding
+    except OSError:  # a dangling symlink, unreadable: the name is the finding
         return Span(1, 1, 1, 1), []
     names: list[str] = []
     first: tuple[int, int, int] | None = None
