@@ -72,12 +72,12 @@ def test_attack_case(tmp_path: Path, case: str) -> None:
     if spec["clean"]:
         assert not found
     else:
-        assert want and want <= found, (want - found, found)
+        assert want and want == found, (want - found, found - want)
     gate = _helm(root, "gate", "--base", "HEAD", "--format", "json")
     assert gate.returncode == (0 if spec["clean"] else 1), gate.stdout + gate.stderr
     if not spec["clean"]:
         gated = _positions(json.loads(gate.stdout)["findings"])
-        assert want <= gated, (want - gated, gated)
+        assert want == gated, (want - gated, gated - want)
 
 
 # ------------------------------------------------------------------ serial and parallel
