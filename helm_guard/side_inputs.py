@@ -129,20 +129,31 @@ def walk(root: Path | str, top: str = "", prune: Iterable[str] = ()) -> Iterator
 
 
 def ancestors_above(root: Path) -> Iterator[tuple[Path, Found]]:
-    """Wrangler configs (any case) and `.wrangler` redirects in every folder above `root`, up
-    to the file system's root: wrangler's discovery reaches them from any folder of the fleet.
-    A folder that cannot be listed is probed for the exact names wrangler `stat`s."""
-    for parent in root.resolve().parents:
+    """What wrangler may read in the folders above `root`, up to the file system's root:
+    wrangler configs (any case) and `.wrangler` redirects in every one of them (wrangler's
+    discovery reaches them from any folder of the fleet), and `.env*`/`.dev.vars*` in those
+    that are still inside the git work tree holding the fleet (an operator may start wrangler
+    at the repository's top with `-c`). A folder that cannot be listed is probed for the exact
+    names wrangler `stat`s."""
+    here = root.resolve()
+    top = next((d for d in (here, *here.parents) if os.path.lexists(d / ".git")), None)
+    for parent in here.parents:
+        in_repo = top is not None and (parent == top or top in parent.parents)
         entries = _entries(str(parent))
         if entries is None:
-            for name in (*CONFIG_NAMES, REDIRECT):
+            probes = [*CONFIG_NAMES, REDIRECT, *((".env", ".env.local") if in_repo else ())]
+            for name in probes:
                 if os.path.lexists(parent / name):
-                    yield parent, Found(name, CONFIG if name in _CONFIGS else REDIRECT_KIND)
+                    probed = (REDIRECT_KIND if name == REDIRECT
+                              else DOTENV if name.startswith(".env") else CONFIG)
+                    yield parent, Found(name, probed)
             continue
         for entry in entries:
             kind = kind_of(entry.name)
-            if kind == CONFIG:
-                yield parent, Found(entry.name, CONFIG)
+            if kind is None:
+                continue
+            if kind == CONFIG or (in_repo and kind in (DOTENV, DEV_VARS)):
+                yield parent, Found(entry.name, kind)
             elif kind == ".wrangler":
                 for found in _redirects(str(parent), "", entry):
                     yield parent, found

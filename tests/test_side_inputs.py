@@ -284,3 +284,20 @@ def test_wrangler_sends_the_token_where_a_dotenv_says(tmp_path: Path, wrangler_b
         server.shutdown()
         server.server_close()
     assert f"Bearer {token}" in seen, seen
+
+
+def test_dotenv_above_the_fleet_root_inside_the_repository(tmp_path: Path) -> None:
+    """A fleet in a subfolder of its git repository: a .env at the repository's top is read
+    by `wrangler deploy -c fleet/shops/acme/wrangler.jsonc` run there; one above the
+    repository is not (nobody starts wrangler outside the repository)."""
+    repo = tmp_path / "repo"
+    fleet = repo / "infra" / "fleet"
+    fleet.mkdir(parents=True)
+    git(repo, "init", "-q", "-b", "main")
+    (repo / ".env").write_text("WRANGLER_CI_OVERRIDE_NAME=x\n")
+    (repo / "infra" / ".dev.vars").write_text("K=v\n")
+    (tmp_path / ".env").write_text("X=1\n")
+    got = {(str(p.relative_to(tmp_path)), x.rel, x.kind)
+           for p, x in side_inputs.ancestors_above(fleet) if tmp_path in (p, *p.parents)}
+    assert got == {("repo", ".env", side_inputs.DOTENV),
+                   ("repo/infra", ".dev.vars", side_inputs.DEV_VARS)}
