@@ -55,8 +55,17 @@ def collect(f: ConfigFile, ctx: Context, kinds: frozenset[str]) -> Iterator[str 
             yield x
 
 
+_last_walked: list[frozenset[str]] = []  # this process's last walked set (see summarize)
+
+
 def summarize(items: Sequence[str | Found]) -> Summary:
+    """(the folders walked, what was found). Both rules walk the same folders: handing back
+    the same set object lets the worker's result pickle it once."""
     walked = frozenset(x for x in items if isinstance(x, str))
+    if _last_walked and _last_walked[0] == walked:
+        walked = _last_walked[0]
+    else:
+        _last_walked[:] = [walked]
     return walked, tuple(x for x in items if not isinstance(x, str))
 
 
