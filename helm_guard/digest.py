@@ -96,7 +96,9 @@ class InputReader:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self._folders: dict[str, list[list[str]]] = {}
+        self._base = str(root)
+        self._folders: dict[str, list[str]] = {}
+        self._contents: dict[str, str] = {}
         self._above: list[list[str]] | None = None
 
     def of(self, f: ConfigFile) -> dict[str, Any]:
@@ -105,20 +107,27 @@ class InputReader:
         files: list[list[str]] = []
         d = posixpath.dirname(f.rel)
         while True:
-            files.extend(x for x in self._folder(d) if x[0] != f.rel)
+            files.extend([rel, self._content_of(rel)] for rel in self._folder(d) if rel != f.rel)
             if not d:
                 break
             d = posixpath.dirname(d)
         files.extend(self._folders_above())
         return {"config": config, "files": files}
 
-    def _folder(self, rel_dir: str) -> list[list[str]]:
+    def _folder(self, rel_dir: str) -> list[str]:
         found = self._folders.get(rel_dir)
         if found is None:
-            folder = self.root / rel_dir if rel_dir else self.root
+            folder = os.path.join(self._base, rel_dir) if rel_dir else self._base
             found = self._folders[rel_dir] = [
-                [f"{rel_dir}/{name}" if rel_dir else name, _content(folder / name)]
-                for name, _ in side_inputs.dir_inputs(folder, env_files=True)]
+                f"{rel_dir}/{name}" if rel_dir else name
+                for name in side_inputs.dir_inputs(folder, env_files=True)]
+        return found
+
+    def _content_of(self, rel: str) -> str:
+        """Read only when another target needs it (a config's own file never is)."""
+        found = self._contents.get(rel)
+        if found is None:
+            found = self._contents[rel] = _content(os.path.join(self._base, rel))
         return found
 
     def _folders_above(self) -> list[list[str]]:
@@ -135,7 +144,7 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _content(path: Path) -> str:
+def _content(path: str | Path) -> str:
     """sha256 of a file's bytes (through symlinks, as wrangler reads it), or what it is."""
     try:
         st = os.stat(path)

@@ -159,17 +159,17 @@ def ancestors_above(root: Path) -> Iterator[tuple[Path, Found]]:
                     yield parent, found
 
 
-def dir_inputs(folder: Path, *, env_files: bool) -> list[tuple[str, str]]:
-    """(name, kind) of what wrangler may read in one folder: configs and redirects always,
-    `.env*`/`.dev.vars*` when `env_files`; sorted. Used by the digest."""
-    out: list[tuple[str, str]] = []
-    for entry in _entries(str(folder)) or ():
+def dir_inputs(folder: str, *, env_files: bool) -> list[str]:
+    """Names (relative to `folder`) of what wrangler may read in one folder: configs and
+    redirects always, `.env*`/`.dev.vars*` when `env_files`; sorted. Used by the digest."""
+    out: list[str] = []
+    for entry in _entries(folder) or ():
         kind = kind_of(entry.name)
         if kind is None or (not env_files and kind in (DOTENV, DEV_VARS)):
             continue
         if kind == ".wrangler":
-            out.extend((f.rel, f.kind) for f in _redirects(str(folder), "", entry))
+            out.extend(f.rel for f in _redirects(folder, "", entry))
         else:
-            out.append((entry.name, kind))
+            out.append(entry.name)
     out.sort()
     return out
