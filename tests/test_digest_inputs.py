@@ -135,3 +135,17 @@ def test_inputs_listed_for_a_target(repo: FleetRepo) -> None:
     paths = [p for p, _ in inputs["files"]]
     assert "shops/acme/.env" in paths and ".env.local" in paths
     assert ACME not in paths
+
+
+def test_verify_refuses_on_a_repository_wide_side_input(repo: FleetRepo) -> None:
+    """Even with a matching digest, a .env at the fleet root (a finding that names no shop)
+    blocks every shop's verify: any wrangler run from the root reads it."""
+    _write(repo, ".env", "WRANGLER_CI_OVERRIDE_NAME=helm-bravo\n")
+    repo.commit("a root .env")
+    with pytest.raises(Blocked, match=r"HG104 at \.env:1:1"):
+        verify_shop(str(repo.fleet), "acme", _acme_digest(repo), "origin")
+    _write(repo, "stray/wrangler.json", "{}")
+    (repo.work / ".env").unlink()
+    repo.commit("a stray config instead")
+    with pytest.raises(Blocked, match=r"HG606 at stray/wrangler\.json"):
+        verify_shop(str(repo.fleet), "acme", _acme_digest(repo), "origin")

@@ -1,8 +1,8 @@
 """## What it does
 Fleet-wide: reports any wrangler config file in the fleet repository (`wrangler.json`,
 `wrangler.jsonc`, `wrangler.toml`, in any case: `Wrangler.JSON` is the same file to wrangler on
-macOS and Windows; outside `node_modules` and `.git`) that the fleet file's `configs` patterns
-do not cover.
+macOS and Windows; outside `node_modules`, `.git` and `.wrangler`, whose deploy redirect is
+HG104's) that the fleet file's `configs` patterns do not cover.
 
 ## Why is this bad?
 A config nobody checks is a config anybody can deploy from. wrangler finds config files by
