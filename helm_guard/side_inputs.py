@@ -21,7 +21,8 @@ the whole list with its handling is `docs/threat-model.md`):
   `types`, not `deploy`; committed, they publish secrets.
 
 On a case-insensitive file system (macOS, Windows) `Wrangler.JSON` or `.ENV` is the same file
-to wrangler, so names are compared without case.
+to wrangler, and Windows ignores trailing dots and spaces (`.env.`), so names are compared
+without case and without those.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def kind_of(name: str) -> str | None:
     c = name[:1]
     if c != "." and c != "w" and c != "W":
         return None
-    low = name.lower()
+    low = name.lower().rstrip(" .")  # Windows drops trailing dots and spaces: `.env.` is .env
     if low in _CONFIGS:
         return CONFIG
     if low == ".env" or low.startswith(".env."):

@@ -135,12 +135,12 @@ def test_side_inputs_in_the_first_chunk_and_at_the_root(tmp_path: Path) -> None:
 
 def test_names_wrangler_reads_in_any_case() -> None:
     for name in (".env", ".env.local", ".env.staging", ".env.staging.local", ".ENV",
-                 ".Env.Local", ".env.ts"):
+                 ".Env.Local", ".env.ts", ".env.", ".env ", ".ENV. "):
         assert side_inputs.kind_of(name) == side_inputs.DOTENV, name
     for name in (".dev.vars", ".dev.vars.staging", ".DEV.VARS"):
         assert side_inputs.kind_of(name) == side_inputs.DEV_VARS, name
     for name in ("wrangler.json", "wrangler.jsonc", "wrangler.toml", "Wrangler.JSON",
-                 "WRANGLER.TOML"):
+                 "WRANGLER.TOML", "wrangler.json.", "wrangler.jsonc "):
         assert side_inputs.kind_of(name) == side_inputs.CONFIG, name
     for name in ("env", "env.example", ".envrc", ".environment", "dotenv", ".dev.varsity",
                  "wrangler.json5", "wrangler.yaml", ".wrangler-notes", "index.js", "src"):
@@ -301,3 +301,17 @@ def test_dotenv_above_the_fleet_root_inside_the_repository(tmp_path: Path) -> No
            for p, x in side_inputs.ancestors_above(fleet) if tmp_path in (p, *p.parents)}
     assert got == {("repo", ".env", side_inputs.DOTENV),
                    ("repo/infra", ".dev.vars", side_inputs.DEV_VARS)}
+
+
+def test_dotenv_messages_never_read_through_links_or_echo_escapes(tmp_path: Path) -> None:
+    from tests.fleets import check, copy_example
+
+    copy_example(tmp_path)
+    secret = tmp_path.parent / f"{tmp_path.name}-outside.txt"
+    secret.write_text("SECRET_NAME_OUTSIDE=1\n")
+    (tmp_path / "shops" / "acme" / ".env").symlink_to(secret)
+    (tmp_path / "src" / ".env.\x1b[2J").write_text("X=1\n")
+    findings = [f for f in check(tmp_path).findings if f.rule == "HG104"]
+    assert {f.path for f in findings} == {"shops/acme/.env", "src/.env.\x1b[2J"}
+    assert all("SECRET_NAME_OUTSIDE" not in f.message for f in findings)
+    assert all("\x1b" not in f.message for f in findings)

@@ -82,7 +82,8 @@ def check(ctx: Context, collected: list[Any]) -> Iterator[Problem]:
         rel = os.path.relpath(parent / x.rel, root).replace(os.sep, "/")
         if x.kind == si.CONFIG:
             yield Problem(None, rel, (), (
-                f"{rel} ({parent / x.rel}) is a wrangler config above the fleet root: wrangler "
+                f"{_show(rel)} ({_show(str(parent / x.rel))}) is a wrangler config above the "
+                "fleet root: wrangler "
                 "looks for wrangler.json, then wrangler.jsonc, then wrangler.toml in the folder "
                 "it starts in and in every parent folder (findWranglerConfig), so `wrangler "
                 "deploy` run by hand in a shop's folder without --config can deploy this file "
@@ -92,10 +93,11 @@ def check(ctx: Context, collected: list[Any]) -> Iterator[Problem]:
             yield _problem(root, rel, x.kind, None)
 
 
-def _problem(root: Any, rel: str, kind: str, shop: str | None) -> Problem:
+def _problem(root: Any, path: str, kind: str, shop: str | None) -> Problem:
     span = Span(1, 1, 1, 1)
+    rel = _show(path)
     if kind == si.DOTENV:
-        span, names = _dotenv(os.path.join(root, rel))
+        span, names = _dotenv(os.path.join(root, path))
         shown = f" (it sets {', '.join(names[:6])}{', ...' if len(names) > 6 else ''})" \
             if names else ""
         msg = (f"{rel}{shown} is an .env file: wrangler loads .env, .env.local, .env.<env> and "
@@ -123,14 +125,19 @@ def _problem(root: Any, rel: str, kind: str, shop: str | None) -> Problem:
     else:
         msg = (f"{rel} is a folder helm-guard cannot list: it cannot tell whether wrangler "
                "would read a .env, a redirect or a config in it; make it readable or delete it")
-    return Problem(None, rel, (), msg, shop, span=span)
+    return Problem(None, path, (), msg, shop, span=span)
+
+
+def _show(path: str) -> str:
+    """A path for a message: as it is, or escaped when it holds control characters."""
+    return path if path.isprintable() else ascii(path)
 
 
 def _dotenv(path: str) -> tuple[Span, list[str]]:
     """The position of the first steering variable (else the first variable, else 1:1) and
     every variable name in an .env file; never its values."""
-    try:
-        if not stat.S_ISREG(os.stat(path).st_mode):  # a folder, a FIFO: never opened
+    try:  # a folder, a FIFO, a symlink (it may lead to any file): never opened
+        if not stat.S_ISREG(os.lstat(path).st_mode):
             return Span(1, 1, 1, 1), []
         with open(path, "rb") as fh:
             text = fh.read(_READ_LIMIT).decode("utf-8", "replace")
