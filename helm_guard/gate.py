@@ -289,14 +289,13 @@ def _entries_of(view: Any, rels: Sequence[str], wanted: frozenset[str]) -> list[
 
 def _plan_harvest(fleet: Any) -> Callable[[Any], list[dict[str, Any]]]:
     """A function giving the plan entry (with its digest) of every shop target of a file."""
-    from helm_guard.digest import target_digest
+    from helm_guard.digest import InputReader, deploy_digest
     from helm_guard.plan import make_entry
 
-    shops, naming = fleet.shops, fleet.naming
+    inputs = InputReader(fleet.root)  # shares folder listings across the targets
 
     def entries(f: Any) -> list[dict[str, Any]]:
-        return [make_entry(t.shop, f.rel, t.target.env,
-                           target_digest(t.target.as_dict(), shops.get(t.shop), naming))
+        return [make_entry(t.shop, f.rel, t.target.env, deploy_digest(fleet, t, inputs))
                 for t in f.targets if t.shop]
 
     return entries

@@ -65,7 +65,7 @@ def _repository(case_dir: Path, tmp: Path, fleet_root: str, env: dict[str, str])
     """Copy the case to `tmp/case`; its fleet root becomes a clone of a bare origin whose main
     holds a seed commit; the case's files are one more commit on top (not pushed)."""
     tree = tmp / "case"
-    shutil.copytree(case_dir, tree, ignore=shutil.ignore_patterns("case.json"))
+    shutil.copytree(case_dir, tree, symlinks=True, ignore=shutil.ignore_patterns("case.json"))
     root = tree / fleet_root
     assert (root / "helm-fleet.jsonc").is_file(), "the fleet root holds no helm-fleet.jsonc"
     origin = tmp / "origin.git"

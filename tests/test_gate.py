@@ -641,11 +641,18 @@ def test_digest_ignores_order_and_warnings_but_not_values() -> None:
     a = {"env": None, "worker": "helm-acme", "vars": {"A": "1", "B": "2"}, "warnings": ["x"]}
     b = {"vars": {"B": "2", "A": "1"}, "worker": "helm-acme", "env": None, "warnings": []}
     reg = {"database_id": ACME_ID}
-    assert target_digest(a, reg) == target_digest(b, reg)
-    assert target_digest(a, reg) != target_digest({**a, "worker": "helm-bravo"}, reg)
-    assert target_digest(a, reg) != target_digest(a, {"database_id": BRAVO_ID})
-    assert target_digest(a, reg) != target_digest(a, reg, {"worker": "shop-{slug}"})
-    assert re.fullmatch(r"sha256:[0-9a-f]{64}", target_digest(a, reg))
+    inp = {"config": ["shops/acme/wrangler.jsonc", "0" * 64], "files": []}
+
+    def d(t: dict[str, Any], r: dict[str, Any], naming: dict[str, str] | None = None,
+          inputs: dict[str, Any] = inp) -> str:
+        return target_digest(t, r, naming, inputs=inputs)
+
+    assert d(a, reg) == d(b, reg)
+    assert d(a, reg) != d({**a, "worker": "helm-bravo"}, reg)
+    assert d(a, reg) != d(a, {"database_id": BRAVO_ID})
+    assert d(a, reg) != d(a, reg, {"worker": "shop-{slug}"})
+    assert d(a, reg) != d(a, reg, inputs={**inp, "files": [["shops/acme/.env", "1" * 64]]})
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", d(a, reg))
 
 
 # --------------------------------------------------------------------------- scale

@@ -35,9 +35,13 @@ def test_hook_manifest_regex_matches_configs() -> None:
     hook = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())[0]
     files = re.compile(hook["files"])
     for path in ("wrangler.jsonc", "shops/acme/wrangler.jsonc", "wrangler.json",
-                 "helm-fleet.jsonc"):
+                 "helm-fleet.jsonc", "wrangler.toml", "shops/acme/Wrangler.JSON",
+                 ".env", "shops/acme/.env", "shops/acme/.ENV.local", "src/.env.staging.local",
+                 ".dev.vars", "shops/acme/.dev.vars.staging", ".wrangler",
+                 "shops/acme/.wrangler/deploy/config.json"):
         assert files.search(path), path
-    for path in ("wrangler.toml", "src/index.js", "shops/acme/wrangler.jsonc.bak"):
+    for path in ("src/index.js", "shops/acme/wrangler.jsonc.bak", "env.example", ".envrc",
+                 ".environment", "src/dotenv.js", ".wrangler-notes.md", "shops/acme/x.env"):
         assert not files.search(path), path
     assert hook["pass_filenames"] is False and hook["require_serial"] is True
 
@@ -73,6 +77,16 @@ def test_precommit_refuses_swap_and_accepts_clean(tmp_path: Path) -> None:
     assert swapped.returncode != 0, out
     assert f"{ACME}:17:22: HG403" in out
     assert git(repo, "log", "--oneline").stdout.count("\n") == 1  # the swap did not land
+
+    # a commit that stages nothing but a .env still runs the hook, and is refused (HG104)
+    git(repo, "checkout", "-q", "HEAD", "--", ACME)
+    (repo / "shops" / "acme" / ".env").write_text("WRANGLER_CI_OVERRIDE_NAME=helm-bravo\n")
+    git(repo, "add", "shops/acme/.env")
+    dotenv = git(repo, "commit", "-q", "-m", "local settings")
+    out = dotenv.stdout + dotenv.stderr
+    assert dotenv.returncode != 0, out
+    assert "shops/acme/.env:1:1: HG104" in out and "HG403" not in out
+    assert git(repo, "log", "--oneline").stdout.count("\n") == 1
 
 
 def _readme_snippet() -> dict:

@@ -175,7 +175,7 @@ def find_target(fleet_path: str | None, slug: str, env: str | None = None) -> Sh
     Findings are `verify_shop`'s business; a target without a Worker name of its own is
     refused here."""
     from helm_guard.commands.check import run_fleet_check
-    from helm_guard.digest import target_digest
+    from helm_guard.digest import deploy_digest
 
     result = run_fleet_check(fleet_path)
     ctx = result.context
@@ -233,7 +233,7 @@ def find_target(fleet_path: str | None, slug: str, env: str | None = None) -> Sh
             f"{exp.worker!r}",
             hint="run `helm-guard check`; nothing was uploaded",
         )
-    digest = target_digest(t.target.as_dict(), fleet.shops.get(slug), fleet.naming)
+    digest = deploy_digest(fleet, t)
     return ShopTarget(
         fleet,
         slug,

@@ -95,7 +95,7 @@ def verify_shop(fleet_path: str | None, shop: str, digest: str, remote: str | No
     """
     from helm_guard import state
     from helm_guard.commands.check import run_fleet_check
-    from helm_guard.digest import target_digest, valid_digest
+    from helm_guard.digest import deploy_digest, valid_digest
 
     check_shop_slug(shop)
     if not valid_digest(digest):
@@ -123,14 +123,16 @@ def verify_shop(fleet_path: str | None, shop: str, digest: str, remote: str | No
                       hint="the plan does not match this checkout; re-run the gate")
     t = chosen[0]
     target = t.target.as_dict()
-    now = target_digest(target, fleet.shops[shop], fleet.naming)
+    now = deploy_digest(fleet, t)
     problems = []
     if now != digest:
         problems.append(
             f"the checked config was {digest}, now it is {now}: {t.file.rel} "
-            f"({'production' if env is None else f'env {env}'}) or the registry entry of {shop} "
-            "changed since the gate ran (a moved ref, a re-run of an old job, or an edit "
-            "between jobs)")
+            f"({'production' if env is None else f'env {env}'}), a file wrangler reads beside "
+            f"or above it (.env*, .dev.vars*, a .wrangler redirect, another wrangler config), "
+            f"the registry entry of {shop} or the naming changed since the gate ran (a moved "
+            "ref, a re-run of an old job, an edit between jobs, a file dropped into the "
+            "checkout)")
     touching = _touching(result.findings, shop, {x.file.rel for x in mine}, fleet.path.name)
     if touching:
         f = touching[0]
@@ -216,10 +218,17 @@ def check_deploy_order(repo: Path, st: HaltState, shop: str, stage: str | None) 
     return recorded
 
 
+# rules about files any wrangler run may read (a root .env, a parent wrangler.json, a stray
+# config): a finding of theirs that names no shop concerns every shop
+_REPOSITORY_RULES = frozenset({"HG104", "HG606"})
+
+
 def _touching(findings: list[Finding], shop: str, files: set[str], fleet_rel: str) -> list[Finding]:
-    """Findings about the shop, in its config files, or fleet-wide ones (no shop named)."""
+    """Findings about the shop, in its config files, fleet-wide ones (no shop named) in the
+    fleet file, and repository-wide ones about files wrangler reads (HG104, HG606)."""
     return [f for f in findings
-            if f.shop == shop or (f.shop is None and (f.path in files or f.path == fleet_rel))]
+            if f.shop == shop or (f.shop is None and (f.path in files or f.path == fleet_rel
+                                                      or f.rule in _REPOSITORY_RULES))]
 
 
 def _check_commit(fleet_path: str | None, commit: str) -> None:

@@ -19,6 +19,7 @@ RULE_MODULES: tuple[str, ...] = (  # order = documentation order
     "hg101_syntax_error",
     "hg102_duplicate_key",
     "hg103_unreadable_config",
+    "hg104_wrangler_side_input",
     "hg201_shop_schema",
     "hg202_wrangler_schema",
     "hg203_wrangler_validation",

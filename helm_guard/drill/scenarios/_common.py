@@ -311,11 +311,11 @@ def gate_digest(ws: Workspace, run: CommandRun, shop: str) -> str | None:
 
 def local_digest(ws: Workspace, shop: str) -> str:
     """The digest of `shop`'s main target computed from the checkout (fallback only)."""
-    from helm_guard.digest import target_digest
+    from helm_guard.digest import deploy_digest
 
     view = FleetView(ws)
     t = view.target_of(shop)
-    return target_digest(t.target.as_dict(), view.fleet.shops.get(shop), view.fleet.naming)
+    return deploy_digest(view.fleet, t)
 
 
 def set_marker_var(ws: Workspace, shop: str, value: str, name: str = "DRILL_MARKER") -> None:
