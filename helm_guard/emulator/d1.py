@@ -51,7 +51,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from helm_guard.emulator.core import ApiError, EmulatorCore, Route, Router
+from helm_guard.emulator.core import ApiError, EmulatorCore, EmulatorError, Route, Router
 
 #: Real API code for a D1 SQL error (`D1_ERROR`); the HTTP status is 400.
 D1_SQL_ERROR_CODE = 7500
@@ -80,10 +80,13 @@ class D1Area(EmulatorCore):
         return [*super()._account_routers(), self._route_d1]
 
     # ------------------------------------------------------------------ python helpers
-    def add_d1_database(self, name: str) -> str:
-        """Create D1 database `name` (empty); returns its uuid."""
+    def add_d1_database(self, name: str, database_id: str | None = None) -> str:
+        """Create D1 database `name` (empty), with `database_id` or a new uuid; returns it."""
         with self._lock:
-            db = {"uuid": str(uuid.uuid4()), "name": name, "created_at": self._now()}
+            db_id = database_id or str(uuid.uuid4())
+            if db_id in self._d1:
+                raise EmulatorError(f"D1 database {db_id} already exists")
+            db = {"uuid": db_id, "name": name, "created_at": self._now()}
             self._d1[db["uuid"]] = db
             self._d1_conn[db["uuid"]] = _connect()
             self._d1_history[db["uuid"]] = []
