@@ -15,7 +15,9 @@ from helm_guard.recovery import seed
 from helm_guard.recovery.chain import verify
 from helm_guard.recovery.settings import AuditSettings
 from tests.fleets import ACME_ID, BRAVO_ID
-from tests.recovery_helpers import World, world  # noqa: F401 - fixture
+from tests.recovery_helpers import World
+
+pytest_plugins = ["tests.recovery_helpers"]
 
 START = datetime(2026, 4, 28, 12, 0, tzinfo=UTC)
 
