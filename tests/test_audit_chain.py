@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import io
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -15,7 +16,9 @@ from helm_guard.recovery import seed
 from helm_guard.recovery.chain import verify
 from helm_guard.recovery.settings import AuditSettings
 from tests.fleets import ACME_ID, BRAVO_ID
-from tests.recovery_helpers import World
+
+if TYPE_CHECKING:
+    from tests.recovery_helpers import World
 
 pytest_plugins = ["tests.recovery_helpers"]
 

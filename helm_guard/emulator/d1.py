@@ -103,6 +103,7 @@ class D1Area(EmulatorCore):
         seeding shortcut that is not recorded as a request; returns the rows as dicts."""
         with self._lock:
             conn = self._d1_connection(database_id)
+            before = conn.total_changes
             if params or not _several(sql):
                 cur = conn.execute(sql, params)
                 rows = _rows(cur)
@@ -110,7 +111,8 @@ class D1Area(EmulatorCore):
                 conn.executescript(sql)
                 rows = []
             conn.commit()
-            self._d1_written(database_id)
+            if conn.total_changes != before or not _reads(sql):
+                self._d1_written(database_id)
             return rows
 
     def d1_executemany(self, database_id: str, sql: str, rows: Any) -> None:
@@ -288,6 +290,11 @@ def _connect() -> sqlite3.Connection:
     return conn
 
 
+def _reads(sql: str) -> bool:
+    """Whether a statement only reads (its kind, by its first word)."""
+    return sql.lstrip().upper().startswith(("SELECT", "WITH", "PRAGMA", "EXPLAIN", "VALUES"))
+
+
 def _several(sql: str) -> bool:
     return len(_split(sql)) > 1
 
@@ -327,8 +334,7 @@ def _run(conn: sqlite3.Connection, stmt: str, params: list[Any]) -> dict[str, An
     duration = (time.perf_counter() - start) * 1000
     page_count = conn.execute("PRAGMA page_count").fetchone()[0]
     page_size = conn.execute("PRAGMA page_size").fetchone()[0]
-    is_write = changes > 0 or not stmt.lstrip().upper().startswith(("SELECT", "WITH", "PRAGMA",
-                                                                        "EXPLAIN", "VALUES"))
+    is_write = changes > 0 or not _reads(stmt)
     return {
         "results": rows,
         "success": True,
