@@ -26,10 +26,11 @@ COLUMNS = ("id", "at", "action", "actor", "shop", "prev_chain_hash", "chain_hash
 DEMO_CHAIN = ChainSpec("sha256", ("id", "at", "action", "actor", "shop", "prev_chain_hash"))
 DEMO_AUDIT_BLOCK: dict[str, Any] = {
     "table": "audit_events",
+    "columns": {"shop": "shop"},
     "chain": {"algorithm": "sha256", "fields": list(DEMO_CHAIN.fields)},
     "archive_key": "audit_archive/{yyyy}-{mm}.jsonl",
 }
-DEMO_SETTINGS = AuditSettings(chain=DEMO_CHAIN)
+DEMO_SETTINGS = AuditSettings(chain=DEMO_CHAIN, shop="shop")
 ACTIONS = ("sale", "refund", "login", "stock", "price")
 GENESIS = "0" * 64
 

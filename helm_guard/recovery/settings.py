@@ -3,9 +3,11 @@
 - `shop_data(fleet, slug)`: the shop's D1 database by the registry's `database_id` (plus the
   name the naming template gives it, to confirm), and its R2 bucket by the naming template.
   Never a binding resolved from a wrangler config: that is what a swap corrupts.
-- `audit_settings(fleet)`: the audit log's table and columns, the chain-hash recipe, the
-  monthly archive key and the backup prefix, from the fleet file's optional `"audit"` block
-  (schema: `schemas/helm-fleet.schema.json`), defaulting to the runbook's names.
+- `audit_settings(fleet)`: the audit log's table and columns (`at` is ISO 8601 text; the
+  optional `shop` column names the shop that wrote a row, which makes data-audit definitive),
+  the chain-hash recipe, the monthly archive key and the backup prefix, from the fleet file's
+  optional `"audit"` block (schema: `schemas/helm-fleet.schema.json`), defaulting to the
+  runbook's names.
 
 The chain hash (when `"audit.chain"` is given): `chain_hash = hex(H(v1 SEP v2 SEP ... vn))`
 where H is `algorithm` (sha256, sha384, sha512), `v1..vn` are the row's values of `fields` in
@@ -43,6 +45,7 @@ class AuditSettings(NamedTuple):
     prev_hash: str = "prev_chain_hash"
     hash: str = "chain_hash"
     chain: ChainSpec | None = None
+    shop: str | None = None  # optional column naming the shop that wrote the row
     archive_key: str = DEFAULT_ARCHIVE_KEY
     backup_prefix: str = DEFAULT_BACKUP_PREFIX
 
@@ -120,6 +123,7 @@ def audit_settings(fleet: Fleet) -> AuditSettings:
         prev_hash=_name(cols.get("prev_chain_hash", d.prev_hash), "columns.prev_chain_hash"),
         hash=_name(cols.get("chain_hash", d.hash), "columns.chain_hash"),
         chain=chain,
+        shop=_name(cols["shop"], "columns.shop") if cols.get("shop") is not None else None,
         archive_key=archive,
         backup_prefix=prefix,
     )
