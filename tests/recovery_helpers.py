@@ -27,7 +27,9 @@ class World(NamedTuple):
 def client_for(emu: CloudflareEmulator) -> api.Client:
     env = {"CLOUDFLARE_API_TOKEN": "tok", "CLOUDFLARE_ACCOUNT_ID": emu.account_id,
            "CLOUDFLARE_API_BASE_URL": str(emu.base_url)}
-    return api.Client.from_env(env, max_retries=0)
+    # the emulator is not rate limited: a generous limiter keeps tests fast
+    return api.Client.from_env(env, max_retries=0,
+                               limiter=api.RateLimiter(rate=10_000, burst=1_000))
 
 
 def add_audit_block(repo: Path, block: dict | None = None) -> None:
