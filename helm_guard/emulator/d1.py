@@ -129,6 +129,11 @@ class D1Area(EmulatorCore):
             raise ApiError(404, D1_NOT_FOUND_CODE, f"The database {database_id} could not be found")
         return conn
 
+    def d1_dump(self, database_id: str) -> str:
+        """The database as D1 export SQL (what `export` serves), e.g. to seed a backup."""
+        with self._lock:
+            return dump(self._d1_connection(database_id))
+
     def d1_bookmark(self, database_id: str) -> str:
         """The database's current Time Travel bookmark."""
         with self._lock:
