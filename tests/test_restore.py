@@ -149,3 +149,15 @@ def test_wrong_slug_restores_nothing(world: World) -> None:
     # the next run keeps the FIRST undo point
     code, out = run(world, "--timestamp", moment, "--yes")
     assert code == 0 and "keeping ITS undo point" in out
+
+
+def test_usage_errors_before_anything_happens(world: World) -> None:
+    from helm_guard.errors import UsageError
+
+    with pytest.raises(UsageError, match="in the future"):
+        run(world, "--timestamp", "2999-01-01T00:00:00Z")
+    with pytest.raises(UsageError, match="not a time"):
+        run(world, "--timestamp", "yesterday")
+    with pytest.raises(UsageError, match="not an object key"):
+        run(world, "--backup", "../helm-bravo-assets/x.sql")
+    assert world.emu.requests == [] and ledger(world) == []

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from helm_guard.commands._common import add_fleet_option
@@ -55,6 +56,14 @@ def run(args: argparse.Namespace, *, client: Any = None, stdin: TextIO | None = 
     if args.backup is not None and (not BACKUP_KEY_RE.fullmatch(args.backup)
                                     or ".." in args.backup.split("/")):
         raise UsageError(f"--backup {args.backup!r} is not an object key")
+    if args.timestamp is not None:
+        from helm_guard.recovery.window import parse_time
+
+        when = (parse_time(args.timestamp, "--timestamp") if not args.timestamp.isdigit()
+                else None)
+        if when is not None and when > datetime.now(UTC):
+            raise UsageError(f"--timestamp {args.timestamp} is in the future",
+                             hint="a Time Travel point is a moment in the past")
     fleet = load_fleet(find_fleet_file(args.fleet))
     repo = state.resolve_repo(fleet.root)
     rs = restore.Restore(

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from helm_guard.cloudflare import d1
-from helm_guard.cloudflare.api import Client
+from helm_guard.cloudflare.api import Client, CloudflareError
 from helm_guard.recovery.settings import AuditSettings
 
 Row = dict[str, Any]
@@ -29,7 +29,14 @@ def iter_rows(client: Client, database_id: str, s: AuditSettings, *, after_id: i
         cond = f"{ident} > ?" if last is not None else "1 = 1"
         args = ((last,) if last is not None else ()) + params
         sql = f"SELECT * FROM {table} WHERE {cond}{extra} ORDER BY {ident} LIMIT {int(page)}"
-        rows = d1.query(client, database_id, sql, list(args)).rows
+        try:
+            rows = d1.query(client, database_id, sql, list(args)).rows
+        except CloudflareError as exc:
+            if "no such table" in exc.message or "no such column" in exc.message:
+                raise CloudflareError(exc.message, status=exc.status, code=exc.code,
+                                      hint="the fleet file's audit block names the table and "
+                                      "columns (audit.table, audit.columns)") from None
+            raise
         yield from rows
         if len(rows) < page:
             return
