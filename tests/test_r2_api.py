@@ -47,3 +47,14 @@ def test_unknown_bucket_and_bad_names(emu: CloudflareEmulator) -> None:
     for key in ("", "/abs", "a/../b", "x\ny"):
         with pytest.raises(api.CloudflareError, match="key"):
             r2.get_object(c, "helm-acme-assets", key)
+
+
+def test_put_answers_the_uploaded_objects_metadata(emu: CloudflareEmulator) -> None:
+    import hashlib
+
+    emu.add_r2_bucket("helm-acme-assets")
+    c = client_for(emu)
+    meta = r2.put_object(c, "helm-acme-assets", "backups/db/x.sql", b"abc")
+    assert meta["key"] == "backups/db/x.sql" and meta["size"] == "3"
+    assert meta["etag"] == hashlib.md5(b"abc").hexdigest()
+    assert emu.r2_get_object("helm-acme-assets", "backups/db/x.sql") == b"abc"

@@ -105,8 +105,7 @@ def put_object(client: Client, bucket: str, key: str, data: bytes) -> dict[str, 
     objects = client._client.r2.buckets.objects
     answer = _call(client, f"PUT r2://{bucket}/{key}", lambda: objects.upload(
         key, data, account_id=client.account_id, bucket_name=bucket))
-    dumped = answer.model_dump() if hasattr(answer, "model_dump") else {}
-    return dumped if isinstance(dumped, dict) else {}
+    return {k: getattr(answer, k, None) for k in ("key", "size", "etag", "version")}
 
 
 def _call(client: Client, what: str, call: Callable[[], T]) -> T:

@@ -13,7 +13,8 @@ delete`) and wrangler 4.86's `r2 object get/put` use (`GET|PUT /accounts/{a}/r2/
 objects/{key}`): the list answers `result` = `[{"key", "size", "etag", "last_modified",
 "http_metadata"}]` in key order and `result_info` = `{"cursor", "per_page", "is_truncated"}`;
 a get answers the raw bytes (not an envelope); a put takes `application/octet-stream` and
-answers `{"key", "size", "etag", "uploaded", "storage_class"}`; an unknown key is 404 + 10007.
+answers `{"key", "size" (a string, as the spec types it), "etag", "uploaded",
+"storage_class", "version"}`; an unknown key is 404 + 10007.
 Keys may arrive percent-encoded (the SDK encodes `/` in a key) and are decoded.
 
 *emu* divergences: `delimiter` is not supported (400); `per_page` defaults to 20 (so paging is
@@ -122,8 +123,10 @@ class R2Area(EmulatorCore):
             if not isinstance(body, RawBody):
                 raise ApiError(400, 10005, "an object body must be application/octet-stream")
             meta = self.r2_put_object(bucket, key, bytes(body))
-            return 200, {**meta, "uploaded": meta["last_modified"],
-                         "storage_class": "Standard"}, {}
+            return 200, {"key": key, "etag": meta["etag"], "size": str(meta["size"]),
+                         "uploaded": meta["last_modified"], "storage_class": "Standard",
+                         "version": hashlib.md5(f"{key}{meta['last_modified']}".encode(),
+                                                usedforsecurity=False).hexdigest()}, {}
         if method == "DELETE":
             store.pop(key, None)
             return 200, {"key": key}, {}
