@@ -11,8 +11,9 @@ Endpoints (the API's own, as the official SDK's `d1.database.*` calls them):
 `previous_bookmark`, the undo point).
 
 Not used: the import API (`POST .../import`: init, upload to a presigned URL, ingest, poll),
-which is what wrangler 4.86's `d1 execute --remote --file` calls (`executeRemotely` in
-wrangler-dist/cli.js; there is no `d1 import` command). Import *adds* SQL to the database; a
+which is what wrangler 4.86's `d1 execute --remote --file` calls (`executeRemotely`,
+l.184681 of wrangler 4.86.0's wrangler-dist/cli.js, posts `import` with `action: "init"` at
+l.184728; there is no `d1 import` command). Import *adds* SQL to the database; a
 restore from a SQL backup must *replace* the data, so `helm_guard.recovery.restore` drops the
 shop's tables and runs the backup's statements through `query` in batches (with the Time
 Travel bookmark taken first as the undo point).
