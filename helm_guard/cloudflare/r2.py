@@ -10,7 +10,7 @@ All three go through the official SDK's REST endpoints (`r2.buckets.objects.list
   asks for it and names this REST endpoint as the workaround); the REST list is cursor-paged
   (`result_info.cursor`, `is_truncated`).
 - get/put: the same endpoints wrangler 4.86's `r2 object get <bucket>/<key>` and `r2 object put`
-  call (`getR2Object` l.292817 / `putRemoteObject` l.292841 of wrangler 4.86.0's
+  call (`getR2Object` l.292817 / `putRemoteObject` l.292846 of wrangler 4.86.0's
   wrangler-dist/cli.js); the SDK sends the bytes as
   `application/octet-stream` and answers the raw body. wrangler would add a process per object
   and a temporary file; nothing here needs it.
