@@ -77,11 +77,11 @@ def test_restore_by_timestamp_replaces_data_records_undo_and_leaves_bravo_alone(
     assert world.emu.d1_bookmark(BRAVO_ID) == bravo_before and count(world, BRAVO_ID) == 30
     # ledger: the undo point was recorded before the restore, then the restore
     recs = ledger(world)
-    assert [r["action"] for r in recs] == ["restore-prepared", "restore"]
-    assert recs[0]["undo_bookmark"] == undo == recs[1]["undo_bookmark"]
-    assert recs[1]["rows_before"] == {"audit_events": 150}
-    assert recs[1]["rows_after"] == {"audit_events": 100}
-    incident = (world.repo / recs[1]["incident_file"]).read_text()
+    assert [r["action"] for r in recs] == ["restore-prepared", "restore-started", "restore"]
+    assert recs[0]["undo_bookmark"] == undo == recs[2]["undo_bookmark"]
+    assert recs[2]["rows_before"] == {"audit_events": 150}
+    assert recs[2]["rows_after"] == {"audit_events": 100}
+    incident = (world.repo / recs[2]["incident_file"]).read_text()
     assert f"`helm-guard restore --shop acme --bookmark {undo}`" in incident
     assert "Rows before: audit_events 150" in incident
     halts = state.read_state(world.repo, "origin", must_exist=True).halts
@@ -146,9 +146,27 @@ def test_wrong_slug_restores_nothing(world: World) -> None:
     assert "to continue" in str(err.value.hint)
     assert count(world, ACME_ID) == 150
     assert [r["action"] for r in ledger(world)] == ["restore-prepared"]
-    # the next run keeps the FIRST undo point
+    # nothing was restored: the next run takes a fresh undo point
     code, out = run(world, "--timestamp", moment, "--yes")
-    assert code == 0 and "keeping ITS undo point" in out
+    assert code == 0 and "keeping ITS undo point" not in out
+
+
+def test_a_failed_restore_says_how_to_undo_and_the_rerun_keeps_the_first_undo_point(
+        world: World) -> None:
+    moment = good_then_bad(world)
+    undo = world.emu.d1_bookmark(ACME_ID)
+    world.emu.fail_next("POST", r"/time_travel/restore$", "500")
+    with pytest.raises(Blocked) as err:
+        run(world, "--timestamp", moment, "--yes")
+    text = f"{err.value.message} {err.value.hint}"
+    assert "stopped at step 7/9 (restore)" in text
+    assert f"to undo: `helm-guard restore --shop acme --bookmark {undo}`" in text
+    assert [r["action"] for r in ledger(world)] == ["restore-prepared", "restore-started",
+                                                    "restore-failed"]
+    seed.append(world.emu, ACME_ID, 1, shop="acme", start=START)  # the shop wrote meanwhile
+    code, out = run(world, "--timestamp", moment, "--yes")
+    assert code == 0 and f"keeping ITS undo point {undo}" in out
+    assert count(world, ACME_ID) == 100
 
 
 def test_usage_errors_before_anything_happens(world: World) -> None:

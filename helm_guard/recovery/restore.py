@@ -9,8 +9,10 @@
    used as given, `--backup KEY` must be one of the candidates and is checked by loading it
    into a private in-memory SQLite database (`helm_guard.recovery.backup`);
 4. the undo point, FIRST: the database's current bookmark, recorded in the ledger
-   (`restore-prepared`) before anything changes. A re-run after a failed or interrupted
-   restore reuses the first run's undo point (the now-current state may be half-restored);
+   (`restore-prepared`) before anything changes. A re-run after a restore that started
+   (`restore-started`, written after the confirmation) but was not recorded as done reuses
+   that run's undo point (the now-current state may be half-restored); a run that stopped
+   before restoring (declined, dry run) leaves no pending undo point;
 5. the plan: database, source, what is replaced, rows per table now (and in the backup);
 6. confirm: type the shop slug (`--yes` for automation); `--dry-run` stops here having sent
    no write (no halt, no ledger, only reads to Cloudflare);
@@ -133,6 +135,10 @@ def _steps(rs: Restore) -> int:
                           hint=f"type the slug exactly ({rs.slug}), or pass --yes")
         st.say("confirmed" + (" (--yes)" if rs.yes else ""))
     with rs.steps.step(7, "restore") as st:
+        state.append_ledger(rs.repo, rs.remote, rs.slug, {
+            "action": "restore-started", "run": rs.run_id, "database_id": rs.shop.database_id,
+            "source": rs.source, "undo_bookmark": rs.undo, "actor": rs.actor,
+            "recorded": fmt_time(utc_now())})
         _restore(rs, st)
     with rs.steps.step(8, "verify") as st:
         ok = _verify(rs, st)
@@ -208,14 +214,14 @@ def _source(rs: Restore, st: Step) -> None:
 
 
 def _pending(rs: Restore) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """(the first `restore-prepared` not followed by a `restore`, the last `restore`)."""
+    """(the first `restore-started` not followed by a `restore`, the last `restore`)."""
     pending: dict[str, Any] | None = None
     done: dict[str, Any] | None = None
     for e in state.read_ledger(rs.repo, rs.remote, rs.slug):
         r = e.record
         if r.get("database_id") != rs.shop.database_id:
             continue
-        if r.get("action") == "restore-prepared" and pending is None:
+        if r.get("action") == "restore-started" and pending is None:
             pending = r
         elif r.get("action") == "restore":
             pending, done = None, r
@@ -234,8 +240,9 @@ def _undo_point(rs: Restore, st: Step) -> str | None:
     if pending is not None and isinstance(pending.get("undo_bookmark"), str):
         rs.undo = pending["undo_bookmark"]
         rs.run_id = str(pending.get("run") or rs.run_id)
-        st.say(f"an earlier run was prepared but not recorded as done: keeping ITS undo point "
-               f"{rs.undo} (the current state, {current}, may be half-restored)", note=True)
+        st.say(f"an earlier restore started but was not recorded as done: keeping ITS undo "
+               f"point {rs.undo} (the current state, {current}, may be half-restored)",
+               note=True)
         return None
     rs.undo = current
     st.say(f"undo point: bookmark {rs.undo}", note=True)
@@ -285,9 +292,12 @@ def _restore(rs: Restore, st: Step) -> None:
                        f"just before this restore is bookmark {res.previous_bookmark}", note=True)
             st.say(f"restored to {rs.target}: {res.message}", note=True)
     except CloudflareError as exc:
-        state.append_ledger(rs.repo, rs.remote, rs.slug, {
-            "action": "restore-failed", "run": rs.run_id, "database_id": db,
-            "error": str(exc), "undo_bookmark": rs.undo})
+        try:  # best effort: the started record already holds the undo point
+            state.append_ledger(rs.repo, rs.remote, rs.slug, {
+                "action": "restore-failed", "run": rs.run_id, "database_id": db,
+                "error": str(exc), "undo_bookmark": rs.undo})
+        except HelmGuardError:
+            pass
         raise Blocked(f"the restore failed: {exc}",
                       hint="the database may be partly restored") from None
 
