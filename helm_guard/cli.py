@@ -36,6 +36,9 @@ COMMANDS: dict[str, str] = {
     "drill": "run disaster drills in a sandbox and report what the guard did",
     "audit": "compare what is live on Cloudflare with the registry, tenant by tenant",
     "emulator": "serve the local Cloudflare API emulator to rehearse deploy/rollback by hand",
+    "data-audit": "audit both shops' data written while a swapped version was live",
+    "audit-chain": "verify a shop's audit chain and compare it with the monthly archive",
+    "restore": "restore a shop's D1 database (Time Travel point or SQL backup), undoably",
 }
 
 
@@ -50,7 +53,7 @@ def _build_parser(command: str | None) -> argparse.ArgumentParser:
     for name, summary in COMMANDS.items():
         p = sub.add_parser(name, help=summary, description=summary)
         if name == command:
-            module = importlib.import_module(f"helm_guard.commands.{name}")
+            module = importlib.import_module(f"helm_guard.commands.{name.replace('-', '_')}")
             module.add_arguments(p)
     return parser
 
@@ -71,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    module = importlib.import_module(f"helm_guard.commands.{args.command}")
+    module = importlib.import_module(f"helm_guard.commands.{args.command.replace('-', '_')}")
     try:
         return int(module.run(args))
     except HelmGuardError as exc:

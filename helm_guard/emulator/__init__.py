@@ -19,8 +19,8 @@ Stdlib only: a `ThreadingHTTPServer` on 127.0.0.1 (free port) served from a daem
 |---|---|
 | `core.py` | HTTP plumbing, envelopes, recording, faults, clock, routing; `/user`, `/accounts` |
 | `workers.py` | scripts, versions, deployments, settings, subdomains, secret names |
-| `d1.py` | D1 databases |
-| `r2.py` | R2 buckets |
+| `d1.py` | D1 databases; query (sqlite3), export, Time Travel bookmarks and restore |
+| `r2.py` | R2 buckets; objects (list with prefix + cursor, get, put, delete) |
 | `routes.py` | zones, zone Worker routes, Workers custom domains |
 
 Adding an endpoint: put it in its area's router (or a new area mixin derived from

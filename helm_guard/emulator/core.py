@@ -15,12 +15,13 @@ import email.policy
 import hashlib
 import json
 import re
+import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
 DEFAULT_ACCOUNT_ID = "0123456789abcdef0123456789abcdef"
@@ -53,6 +54,22 @@ class ApiError(Exception):
         self.status = status
         self.code = code
         self.message = message
+
+
+class RawBody(bytes):
+    """A request body sent as `application/octet-stream` (R2 object uploads): routers get the
+    bytes; `requests` records only its size and sha256."""
+
+
+class RawResult(NamedTuple):
+    """A route's answer that is sent as is, not in the v4 envelope (R2 object bodies,
+    presigned downloads)."""
+
+    data: bytes
+    content_type: str = "application/octet-stream"
+
+
+PRESIGNED_PREFIX = "/_presigned/"
 
 
 @dataclass
@@ -148,6 +165,7 @@ class EmulatorCore:
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self.base_url: str | None = None
+        self._presigned: dict[str, RawResult] = {}
 
     # ------------------------------------------------------------------ lifecycle
         self._init_area()
@@ -261,6 +279,14 @@ class EmulatorCore:
         self._last_time = now
         return now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
+    def presign(self, data: bytes, content_type: str = "application/octet-stream") -> str:
+        """A URL that serves `data` without credentials (like an R2 presigned URL: the token
+        in the path is the credential). *emu*: it never expires."""
+        token = secrets.token_hex(16)
+        with self._lock:
+            self._presigned[token] = RawResult(bytes(data), content_type)
+        return f"{self.base_url or API_PREFIX}{PRESIGNED_PREFIX}{token}"
+
     # ------------------------------------------------------------------ HTTP plumbing
     def _handle_http(self, h: _Handler) -> None:
         split = urlsplit(h.path)
@@ -319,6 +345,13 @@ class EmulatorCore:
         try:
             if not path.startswith(API_PREFIX + "/"):
                 raise ApiError(404, 7000, f"No route for that URI: {path}")
+            if method == "GET" and rel.startswith(PRESIGNED_PREFIX):
+                with self._lock:
+                    found = self._presigned.get(rel[len(PRESIGNED_PREFIX):])
+                if found is None:
+                    raise ApiError(404, 10007, "no such presigned object")
+                self._send_raw(h, 200, found.data, found.content_type)
+                return
             self._check_auth(h)
             if parse_error is not None:
                 raise ApiError(400, BAD_REQUEST_CODE, parse_error)
@@ -328,6 +361,9 @@ class EmulatorCore:
             return
         except Exception as exc:  # a bug in the emulator: answer, do not kill the thread
             self._send(h, 500, _error_envelope(10013, f"emulator internal error: {exc!r}"))
+            return
+        if isinstance(result, RawResult):
+            self._send_raw(h, status, result.data, result.content_type)
             return
         body = _envelope(result)
         body.update(extra)
@@ -357,6 +393,8 @@ class EmulatorCore:
 
     @staticmethod
     def _parse_body(raw: bytes, content_type: str) -> tuple[Any, str | None]:
+        if content_type.startswith("application/octet-stream"):
+            return RawBody(raw), None
         if not raw:
             return None, None
         if content_type.startswith("multipart/form-data"):
@@ -385,7 +423,8 @@ class EmulatorCore:
             h.send_response(status)
             for name, value in (headers or {}).items():
                 h.send_header(name, value)
-            h.send_header("Content-Type", "application/json" if kind == "json" else "text/plain")
+            h.send_header("Content-Type", {"json": "application/json", "text": "text/plain"}.get(
+                kind, kind))
             h.send_header("Content-Length", str(len(payload)))
             h.end_headers()
             h.wfile.write(payload)
@@ -470,6 +509,8 @@ _SECRET_KEYS = {"text", "value", "secret"}
 
 def _redact(obj: Any) -> Any:
     """Copy `obj` with secret values replaced, so `requests` never holds a secret."""
+    if isinstance(obj, RawBody):
+        return {"raw_bytes": len(obj), "sha256": hashlib.sha256(obj).hexdigest()}
     if isinstance(obj, dict):
         secretish = obj.get("type") in ("secret_text", "secret_key")
         return {

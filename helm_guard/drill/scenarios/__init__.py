@@ -19,6 +19,8 @@ from helm_guard.drill.scenarios import (
     s09_edit_after_gate,
     s10_live_swap_incident,
     s12_out_of_band_swap,
+    s13_audit_chain_broken,
+    s14_data_loss_restore,
 )
 
 SCENARIOS: tuple[ModuleType, ...] = (
@@ -33,6 +35,8 @@ SCENARIOS: tuple[ModuleType, ...] = (
     s09_edit_after_gate,
     s10_live_swap_incident,
     s12_out_of_band_swap,
+    s13_audit_chain_broken,
+    s14_data_loss_restore,
 )
 
 BY_NAME: dict[str, ModuleType] = {m.NAME: m for m in SCENARIOS}
