@@ -21,7 +21,7 @@ from typing import NoReturn
 from helm_guard import __version__
 from helm_guard.errors import EXIT_INTERNAL, EXIT_USAGE, HelmGuardError
 
-# name -> one-line summary; the module is helm_guard.commands.<name>
+# name -> one-line summary; the module is helm_guard.commands.<name> ("-" -> "_")
 COMMANDS: dict[str, str] = {
     "check": "check every shop's wrangler config against the fleet registry",
     "inspect": "show what wrangler will deploy from config files, target by target",
@@ -36,6 +36,9 @@ COMMANDS: dict[str, str] = {
     "drill": "run disaster drills in a sandbox and report what the guard did",
     "audit": "compare what is live on Cloudflare with the registry, tenant by tenant",
     "emulator": "serve the local Cloudflare API emulator to rehearse deploy/rollback by hand",
+    "secrets": "which required secrets each shop's live Worker has (names only)",
+    "revoke-sessions": "revoke a staff member's sessions in one shop's database (leaked token)",
+    "runbook": "print the runbook for one shop, every command filled in",
 }
 
 
@@ -50,7 +53,7 @@ def _build_parser(command: str | None) -> argparse.ArgumentParser:
     for name, summary in COMMANDS.items():
         p = sub.add_parser(name, help=summary, description=summary)
         if name == command:
-            module = importlib.import_module(f"helm_guard.commands.{name}")
+            module = importlib.import_module(f"helm_guard.commands.{name.replace('-', '_')}")
             module.add_arguments(p)
     return parser
 
@@ -71,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    module = importlib.import_module(f"helm_guard.commands.{args.command}")
+    module = importlib.import_module(f"helm_guard.commands.{args.command.replace('-', '_')}")
     try:
         return int(module.run(args))
     except HelmGuardError as exc:
