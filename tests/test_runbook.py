@@ -25,6 +25,7 @@ from helm_guard.commands import runbook as runbook_command
 from helm_guard.emulator import CloudflareEmulator
 from helm_guard.errors import Blocked, UsageError
 from helm_guard.fleet import load_fleet
+from tests.d1_helpers import seed_database
 from tests.fleets import ACME, ACME_ID, BRAVO_ID, copy_example, edit
 
 ACCOUNT = "0123456789abcdef0123456789abcdef"
@@ -56,16 +57,6 @@ def expected_request(cid: str, slug: str) -> tuple[str, str]:
     if cid.startswith("secret-put-"):
         return ("PUT", f"{scripts}/secrets$")
     return table[cid]
-
-
-def seed_database(emu: CloudflareEmulator, name: str, database_id: str) -> None:
-    """A D1 database with the registry's id (the emulator picks random ids: re-key it)."""
-    made = emu.add_d1_database(name)
-    with emu._lock:
-        emu._d1[database_id] = {**emu._d1.pop(made), "uuid": database_id}
-        conns = getattr(emu, "_d1_conn", None)  # the emulator's sqlite data, when it has it
-        if isinstance(conns, dict):
-            conns[database_id] = conns.pop(made)
 
 
 def run_one(wrangler_bin: Path, root: Path, env: dict[str, str], argv: list[str]

@@ -42,8 +42,6 @@ from typing import Any, NamedTuple
 from helm_guard.errors import Blocked, UsageError
 from helm_guard.fleet import FLEET_FILE, Fleet, Tenant
 
-DEFAULT_TABLE = "staff_sessions"
-DEFAULT_STAFF_COLUMN = "staff_id"
 AUDIT_TAIL_SQL = "SELECT id, at, action FROM audit_events ORDER BY id DESC LIMIT 50;"
 BACKUP_KEY = "backups/db/YYYY-MM-DD.sql"
 BACKUP_FILE = "./backup.sql"
@@ -79,18 +77,12 @@ class ShopFacts(NamedTuple):
         return flags
 
 
-def sessions_settings(fleet: Fleet) -> tuple[str, str]:
-    """(table, staff column) from the fleet file's `sessions`, else the runbook's names."""
-    block = fleet.data.get("sessions") or {}
-    return (str(block.get("table", DEFAULT_TABLE)),
-            str(block.get("staff_column", DEFAULT_STAFF_COLUMN)))
-
-
 def shop_facts(fleet: Fleet, slug: str) -> ShopFacts:
     """The facts of shop `slug`'s production target. The config must resolve exactly one
     production target for the shop (else Blocked: the commands would be guesses)."""
     from helm_guard.context import load_files
     from helm_guard.secrets_policy import required_secrets
+    from helm_guard.sessions import sessions_table
 
     if slug not in fleet.shops:
         raise UsageError(f"shop {slug!r} is not in the registry of {fleet.path}",
@@ -122,7 +114,7 @@ def shop_facts(fleet: Fleet, slug: str) -> ShopFacts:
     doc = t.file.doc.value if t.file.doc is not None else None
     if env is None and isinstance(doc, dict) and doc.get("env"):
         env = ""  # a per-shop file with envs: the top level, explicitly
-    table, column = sessions_settings(fleet)
+    table, column = sessions_table(fleet)
     entry = fleet.shops[slug]
     owner = entry.get("owner") if isinstance(entry.get("owner"), str) else None
     fleet_arg = () if fleet.path.name == FLEET_FILE else ("--fleet", fleet.path.name)
