@@ -19,6 +19,8 @@ from helm_guard.drill.scenarios import (
     s09_edit_after_gate,
     s10_live_swap_incident,
     s12_out_of_band_swap,
+    s15_stripe_secret_missing,
+    s16_leaked_session,
 )
 
 SCENARIOS: tuple[ModuleType, ...] = (
@@ -33,6 +35,8 @@ SCENARIOS: tuple[ModuleType, ...] = (
     s09_edit_after_gate,
     s10_live_swap_incident,
     s12_out_of_band_swap,
+    s15_stripe_secret_missing,
+    s16_leaked_session,
 )
 
 BY_NAME: dict[str, ModuleType] = {m.NAME: m for m in SCENARIOS}
