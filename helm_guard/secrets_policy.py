@@ -117,13 +117,12 @@ def require_in_version(
     missing = missing_secrets(fleet, tenant, bindings)
     if not missing:
         return
-    env = f" --env {tenant.stage}" if tenant.stage else ""
     raise Blocked(
         f"version {version_id} of {worker} lacks required secret(s) of {tenant.label()}; it "
         "was NOT activated (it stays an inactive upload):\n"
         + "\n".join(f"  - {line}" for line in describe_missing(missing, bindings)),
-        hint=f"set them (`wrangler secret put {missing[0]} --config <the shop's config>{env}`, "
-        f"or `helm-guard runbook --shop {tenant.shop}`), check with `helm-guard secrets --shop "
+        hint=f"set them with `wrangler secret put` (the exact command for this shop: "
+        f"`helm-guard runbook --shop {tenant.shop}`), check with `helm-guard secrets --shop "
         f"{tenant.shop}`, then deploy again",
     )
 

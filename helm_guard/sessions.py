@@ -182,15 +182,21 @@ def verify(before: Counts, deleted: int | None, after: Counts) -> list[str]:
 
 
 def actor(repo: Path) -> str:
-    """Who acts: `$GITHUB_ACTOR` in CI, else the git identity (as deploy records it)."""
+    """Who acts: `$GITHUB_ACTOR` in CI, else the git identity (as deploy records it). The
+    ledger commit is signed with the git identity either way, so an unknown one is a usage
+    error here, before anything is deleted."""
     from helm_guard import gitio
 
+    try:
+        identity = gitio.identity(repo)
+    except gitio.GitError as exc:
+        raise UsageError(f"git does not know who you are ({exc.detail}); the revocation is "
+                         "recorded under your identity",
+                         hint='git config --global user.name "Your Name" && '
+                         "git config --global user.email you@example.com") from None
     if os.environ.get("GITHUB_ACTOR"):
         return f"{os.environ['GITHUB_ACTOR']} (GitHub Actions)"
-    try:
-        return gitio.identity(repo)
-    except gitio.GitError:
-        return "unknown"
+    return identity
 
 
 # ---------------------------------------------------------------------- incident file

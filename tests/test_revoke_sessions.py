@@ -189,3 +189,14 @@ def test_an_api_failure_blocks_and_says_where(dbs: CloudflareEmulator,
                                   str(fleet_repo), "--yes"), client=client_for(dbs),
                             out=io.StringIO())
     assert count(dbs, ACME_ID)[42] == 3
+
+
+def test_an_unknown_git_identity_stops_before_any_query(
+        dbs: CloudflareEmulator, fleet_repo: Path) -> None:
+    git(fleet_repo, "config", "--unset", "user.name")
+    git(fleet_repo, "config", "--unset", "user.email")
+    with pytest.raises(UsageError, match="who you are"):
+        revoke_sessions.run(parse("--shop", "acme", "--staff", "42", "--fleet",
+                                  str(fleet_repo), "--yes"), client=client_for(dbs),
+                            out=io.StringIO())
+    assert dbs.requests == []

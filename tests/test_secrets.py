@@ -262,3 +262,13 @@ def deploy_args(repo: Path) -> argparse.Namespace:
     from tests.deploy_helpers import parse
 
     return parse(["--shop", "acme", "--fleet", str(repo)])
+
+
+def test_no_declaration_makes_no_request_and_says_so(tmp_path: Path,
+                                                     emulator: CloudflareEmulator) -> None:
+    fleet = copy_example(tmp_path) / FLEET
+    out = io.StringIO()
+    assert secrets.run(secrets_args("--fleet", str(fleet)), client=client_for(emulator),
+                       out=out) == 0
+    assert "declares no required secrets" in out.getvalue()
+    assert emulator.requests == []

@@ -82,6 +82,12 @@ def run(args: argparse.Namespace, *, client: Any = None, stdin: TextIO | None = 
             raise UsageError(str(exc), hint=exc.hint) from None
     db = Database(client, target)
     table = f"{target.table.table}.{target.table.column}"
+    if not args.dry_run:  # where the record goes, and who signs it: known before any query
+        repo = state.resolve_repo(fleet.root)
+        remote = args.remote or (fleet.data.get("state") or {}).get("remote") or "origin"
+        if not isinstance(remote, str) or remote.startswith("-") or not remote.strip():
+            raise UsageError(f"--remote {remote!r} is not a remote name")
+        who = actor(repo)
 
     with steps.step(1, "resolve the shop's database (registry)") as s:
         _api(db.confirm_identity)
@@ -110,12 +116,7 @@ def run(args: argparse.Namespace, *, client: Any = None, stdin: TextIO | None = 
                 raise Blocked("not confirmed: nothing was deleted",
                               hint="run the command again and type the shop slug")
             s.say(f"confirmed by typing '{slug}'", note=True)
-    repo = state.resolve_repo(fleet.root)
-    remote = args.remote or (fleet.data.get("state") or {}).get("remote") or "origin"
-    if remote.startswith("-"):
-        raise UsageError(f"--remote {remote!r} is not a remote name")
     incident = uuid.uuid4().hex[:12]
-    who = actor(repo)
     started = steps.records[0].started
     base: dict[str, Any] = {"shop": slug, "stage": target.tenant.stage, "staff": staff,
                             "database_id": target.database_id,

@@ -98,6 +98,9 @@ def render_text(results: list[SecretCheck]) -> str:
                 detail = f"missing: {', '.join(r.missing)}; " + detail
             lines.append(f"{head}: {detail}")
     lines.append(_summary(results))
+    if not any(r.required for r in results):
+        lines.append("note: the fleet file declares no required secrets "
+                     '("secrets": {"required": [...]})')
     if any(r.status != OK for r in results):
         lines.append("what to do: `helm-guard runbook --shop SLUG` gives the exact "
                      "`wrangler secret put` command for each shop; run it with the value from "
