@@ -21,7 +21,7 @@ from typing import NoReturn
 from helm_guard import __version__
 from helm_guard.errors import EXIT_INTERNAL, EXIT_USAGE, HelmGuardError
 
-# name -> one-line summary; the module is helm_guard.commands.<name>
+# name -> one-line summary; the module is helm_guard.commands.<name> ("-" -> "_")
 COMMANDS: dict[str, str] = {
     "check": "check every shop's wrangler config against the fleet registry",
     "inspect": "show what wrangler will deploy from config files, target by target",
@@ -39,6 +39,9 @@ COMMANDS: dict[str, str] = {
     "data-audit": "audit both shops' data written while a swapped version was live",
     "audit-chain": "verify a shop's audit chain and compare it with the monthly archive",
     "restore": "restore a shop's D1 database (Time Travel point or SQL backup), undoably",
+    "secrets": "which required secrets each shop's live Worker has (names only)",
+    "revoke-sessions": "revoke a staff member's sessions in one shop's database (leaked token)",
+    "runbook": "print the runbook for one shop, every command filled in",
 }
 
 

@@ -1,7 +1,8 @@
 """The audit's ONE call site of "what a tenant owns": everything the audit judges goes through
 `Truth`, which asks exactly what `deploy` and `rollback` ask: `bindings.judge_bindings` for a
-version's bindings and `Fleet.owned` / `Fleet.owner_of` for Workers and route hosts, so the
-audit cannot disagree with them (`tests/test_audit.py` holds it to `judge_bindings`).
+version's bindings and `Fleet.owned` / `Fleet.owner_of` for Workers and route hosts, and
+`secrets_policy.missing_secrets` (the check `deploy` makes before activation), so the audit
+cannot disagree with them (`tests/test_audit.py` holds it to `judge_bindings`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from helm_guard.bindings import OwnerIndex, judge_bindings
 from helm_guard.fleet import Fleet, Tenant, route_host
+from helm_guard.secrets_policy import describe_missing, missing_secrets, required_secrets
 
 __all__ = ["Truth", "route_host"]
 
@@ -29,8 +31,12 @@ class Truth:
               live: Iterable[Mapping[str, Any]]) -> list[tuple[str, str, str | None]]:
         """Every binding of a live version that is not the tenant's own, as (binding, message,
         other tenant): THE judgement deploy and rollback make."""
+        bindings = list(live)
+        missing = missing_secrets(self.fleet, tenant, bindings)  # deploy's check (issue 15)
         return [(m.binding, m.message, m.owner)
-                for m in judge_bindings(self.fleet, tenant, list(live))]
+                for m in judge_bindings(self.fleet, tenant, bindings)] + [
+            (name, f"required secret {line}", None)
+            for name, line in zip(missing, describe_missing(missing, bindings), strict=True)]
 
     def worker(self, tenant: Tenant) -> str:
         return self.fleet.owned(tenant).worker
@@ -55,7 +61,8 @@ class Truth:
         if found is None:
             entry = self.fleet.shops.get(tenant.shop, {})
             doc = {"tenant": [tenant.shop, tenant.stage], "entry": entry,
-                   "naming": self.fleet.naming, "shared": self.fleet.data.get("shared", {})}
+                   "naming": self.fleet.naming, "shared": self.fleet.data.get("shared", {}),
+                   "secrets": list(required_secrets(self.fleet, tenant))}
             text = json.dumps(doc, sort_keys=True, separators=(",", ":"), default=sorted)
             found = self._digests[tenant] = "sha256:" + hashlib.sha256(text.encode()).hexdigest()
         return found

@@ -63,6 +63,7 @@ from helm_guard.commands.verify import verify_shop
 from helm_guard.errors import EXIT_OK, Blocked, UsageError
 from helm_guard.fleet import Fleet, Tenant
 from helm_guard.incident import Steps
+from helm_guard.secrets_policy import require_in_version
 from helm_guard.slugs import check_shop_slug
 
 TOTAL = 6
@@ -377,6 +378,8 @@ def deploy_shop(
                 "truth), then deploy again",
             )
         s.say("bindings match the registry")
+        require_in_version(fleet, Tenant(slug, target.stage), bindings,  # required secrets
+                           version_id=version_id, worker=target.worker)
 
     with steps.step(4, f"activate {version_id} at 100%") as s:
         wrangler.versions_deploy(

@@ -2,8 +2,10 @@
 Reports a secret committed as a plain `vars` value: Stripe live keys (`sk_live_`, `rk_live_`),
 webhook signing secrets (`whsec_`), other well-known token formats (AWS, GitHub, Slack,
 Cloudflare API tokens, private keys), high-entropy tokens, and non-empty values of vars whose
-name says they are secret (`*_SECRET`, `*_TOKEN`, `*_PASSWORD`, `*_PRIVATE_KEY`). The message
-names the var and the kind of secret, **never** the value.
+name says they are secret (`*_SECRET`, `*_TOKEN`, `*_PASSWORD`, `*_PRIVATE_KEY`), and any var,
+whatever its value, named like one of the shop's required secrets (the fleet file's
+`secrets.required`): a var of that name would replace the secret. The message names the var
+and the kind of secret, **never** the value.
 
 ## Why is this bad?
 `vars` are plain text: in git history, in every clone, in the dashboard. A leaked Stripe live
@@ -85,12 +87,31 @@ def classify(name: str, value: str) -> str | None:
     return None
 
 
+def _required_names(vars_: dict[str, object], t: TargetInfo, ctx: Context) -> list[str]:
+    """The vars named like one of the tenant's required secrets (`helm_guard.secrets_policy`)."""
+    if t.tenant is None:
+        return []
+    from helm_guard.secrets_policy import required_secrets
+
+    required = required_secrets(ctx.fleet, t.tenant)
+    return [n for n in vars_ if n in required] if required else []
+
+
 def check(t: TargetInfo, ctx: Context) -> Iterator[Problem]:
     if t.target.error is not None:
         return
     vars_ = t.target.get("vars")
     if not isinstance(vars_, dict):
         return
+    shadowing = _required_names(vars_, t, ctx)  # issue 15: whatever the value
+    for name in shadowing:
+        yield ctx.problem(
+            t, t.target.origin("vars") + (name,),
+            f"vars.{name} is a required secret of shop {t.tenant.label() if t.tenant else '?'} "
+            f"(the fleet file's secrets.required): a var replaces the secret of that name in "
+            f"the Worker's env (value not shown): remove it and use `wrangler secret put {name}`")
+    if shadowing:
+        vars_ = {n: v for n, v in vars_.items() if n not in shadowing}
     # one scan over all values for the known token formats, one over all names for the secret
     # suffixes (upper-cased together: line breaks stay put); per-var work only where needed
     try:

@@ -21,6 +21,8 @@ from helm_guard.drill.scenarios import (
     s12_out_of_band_swap,
     s13_audit_chain_broken,
     s14_data_loss_restore,
+    s15_stripe_secret_missing,
+    s16_leaked_session,
 )
 
 SCENARIOS: tuple[ModuleType, ...] = (
@@ -37,6 +39,8 @@ SCENARIOS: tuple[ModuleType, ...] = (
     s12_out_of_band_swap,
     s13_audit_chain_broken,
     s14_data_loss_restore,
+    s15_stripe_secret_missing,
+    s16_leaked_session,
 )
 
 BY_NAME: dict[str, ModuleType] = {m.NAME: m for m in SCENARIOS}
