@@ -46,7 +46,7 @@ def test_upload_view_list_deploy_status_round_trip(
 ) -> None:
     config = worker_project(tmp_path / "shop")
     vid = wrangler.versions_upload(
-        config, name=NAME, cwd=tmp_path / "shop", message="first", tag="v1"
+        config, name=NAME, message="first", tag="v1"
     )
     stored = emulator.versions(NAME)
     assert [v["id"] for v in stored] == [vid]
@@ -96,7 +96,7 @@ def test_upload_with_env_uses_that_envs_bindings(
             }
         },
     )
-    vid = wrangler.versions_upload(config, name="helm-acme-staging", cwd=tmp_path, env="staging")
+    vid = wrangler.versions_upload(config, name="helm-acme-staging", env="staging")
     (version,) = emulator.versions("helm-acme-staging")
     assert version["id"] == vid
     assert {b["name"]: b.get("id", b.get("bucket_name")) for b in bindings_of(version)} == {
@@ -113,7 +113,7 @@ def test_upload_never_provisions_resources(
 ) -> None:
     config = worker_project(tmp_path, d1_id=None)
     with pytest.raises(WranglerError) as info:
-        wrangler.versions_upload(config, name=NAME, cwd=tmp_path)
+        wrangler.versions_upload(config, name=NAME)
     assert "database_id" in str(info.value)
     assert emulator.d1_databases() == [] and emulator.versions(NAME) == []
     assert not any("/d1/" in r["path"] for r in emulator.requests)
@@ -275,8 +275,8 @@ def no_process(monkeypatch: pytest.MonkeyPatch) -> None:
             GOOD_ID, name=NAME, message="m", percentage=50, remainder_version_id=GOOD_ID
         ),
         lambda w: w.versions_list(name=NAME, env="prod"),
-        lambda w: w.versions_upload("wrangler.jsonc", name="Bad", cwd="."),
-        lambda w: w.versions_upload("/nonexistent/wrangler.jsonc", name=NAME, cwd="/"),
+        lambda w: w.versions_upload("wrangler.jsonc", name="Bad"),
+        lambda w: w.versions_upload("/nonexistent/wrangler.jsonc", name=NAME),
     ],
 )
 def test_invalid_input_rejected_before_any_process(
