@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from helm_guard.bindings import compare
 from helm_guard.cloudflare.wrangler import SECRETS_CHANGED_CODE, WranglerError, bindings_of
+from helm_guard.deploying import judge
 from helm_guard.errors import Blocked
 from helm_guard.incident import Step
 
@@ -97,7 +97,7 @@ def verify(rb: Rollback, s: Step) -> bool:
     if traffic != [(rb.target_id, 100)]:
         problems.append(f"the live deployment is {traffic or 'empty'}, not {rb.target_id} at 100%")
     now = bindings_of(rb.w.versions_view(rb.target_id, name=rb.worker))
-    diffs = compare(now, rb.expected, rb.index)
+    diffs = judge(rb.fleet, rb.tenant, now)
     problems += [d.message for d in diffs]
     if problems:
         s.say("!!! VERIFY FAILED: the shop is NOT known to be safe !!!")

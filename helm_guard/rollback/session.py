@@ -16,8 +16,9 @@ from helm_guard.bindings import (
     owner_note,
 )
 from helm_guard.cloudflare.wrangler import Wrangler
-from helm_guard.commands.deploy import make_wrangler, remote_of
+from helm_guard.deploying import make_wrangler, remote_of
 from helm_guard.errors import UsageError
+from helm_guard.fleet import Tenant
 from helm_guard.incident import Step, StepRecord, Steps, binding_rows
 from helm_guard.rollback.ledger import Pending
 
@@ -32,6 +33,7 @@ class Rollback:
     live_id: str | None
     live_bindings: list[dict[str, Any]]
     live_diffs: list[Difference]
+    live_since: str | None  # when the live version first served traffic (Cloudflare)
     target_bindings: list[dict[str, Any]]
     incident_id: str  # step 5 (the journal)
     started: str
@@ -76,6 +78,7 @@ class Rollback:
                 f"shop {slug!r} is not in the registry of {self.fleet.path}",
                 hint="known shops: " + ", ".join(sorted(self.fleet.shops)),
             )
+        self.tenant = Tenant(slug)
         self.expected: ExpectedBindings = expected_bindings(self.fleet, slug)
         self.worker = self.expected.worker
         self.index = OwnerIndex(self.fleet)
