@@ -95,7 +95,7 @@ def normalise(text: str, names: dict[str, str]) -> str:
         text = text.replace(value, name)
     text = re.sub(r"\d{8}T\d{6}Z-acme-[0-9a-f]{6}", "<INCIDENT>", text)
     text = re.sub(r"h-\d{8}T\d{6}Z-[0-9a-f]{6}", "<HALT>", text)
-    text = re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "<TIME>", text)
+    text = re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z", "<TIME>", text)
     text = re.sub(r"\d{4}-\d\d-\d\d", "<DATE>", text)
     return re.sub(r"\| \d+\.\d \|", "| <S> |", text)
 
@@ -136,8 +136,13 @@ def test_skips_the_swapped_previous_deployment_and_records_the_incident(
     done = state.read_ledger(repo, "origin", "acme")[-1].record
     assert (done["from_version"], done["to_version"]) == (bad2, good)
     assert done["other_shops"] == ["bravo"]
+    # when the swapped version went live: Cloudflare's deployment that first gave it traffic
+    went = [d["created_on"] for d in emulator.deployments(WORKER)
+            if any(v["version_id"] == bad2 for v in d["versions"])]
+    assert done["went_live"] == min(went)
 
     [incident] = incident_files(repo)
+    assert f"- The bad version went live: {min(went)}" in incident.read_text(encoding="utf-8")
     assert incident.name.endswith("-acme.md")
     names = {good: "<GOOD>", bad1: "<BAD1>", bad2: "<BAD2>"}
     check_golden("swapped-binding.md", normalise(incident.read_text(encoding="utf-8"), names))

@@ -24,6 +24,8 @@ from typing import Any, NamedTuple
 from helm_guard.cloudflare.api import Client, CloudflareError, seg
 from helm_guard.errors import Blocked
 
+WORKER_NOT_FOUND = 10007
+
 
 class Live(NamedTuple):
     """The newest deployment of a Worker."""
@@ -72,6 +74,8 @@ def script_settings(client: Client, worker: str) -> dict[str, Any]:
     try:
         result = client.get(client.account_path("workers", "scripts", worker, "script-settings"))
     except CloudflareError as exc:
+        if exc.status == 404 and exc.code == WORKER_NOT_FOUND:
+            return {}  # a Worker's first deploy: nothing is attached yet
         raise _blocked(exc, f"the script settings of {worker}") from None
     if not isinstance(result, dict):
         raise Blocked(f"the script settings of {worker} are not an object")

@@ -290,9 +290,7 @@ def deploy_shop(
         if wrangler is None:
             assert wrangler_args is not None
             wrangler = make_wrangler(wrangler_args, fleet)
-        wrangler.executable  # noqa: B018 - locate it now: a missing wrangler blocks here
-
-    with steps.step(2, "refuse what the repository must not make wrangler do") as s:
+        wrangler.executable  # noqa: B018 - locate and verify it now: a bad wrangler blocks here
         from helm_guard.cloudflare.api import Client
         from helm_guard.preflight import check_repository
 
@@ -302,12 +300,9 @@ def deploy_shop(
         s.say("no custom build, cross-Worker migration, foreign tail consumer, other account, "
               ".env file, deploy redirect or parent wrangler config")
         client = Client(settings)
-        before = attachments(client, target)
-        s.say(f"Worker {target.worker}: tail consumers and custom domains are the shop's own"
-              + (f" ({len(before)} domain(s))" if before else ""))
 
     env_flag = f" --env={target.env}" if target.env is not None else ""
-    with steps.step(3, "upload a new version (not live yet)") as s:
+    with steps.step(2, "upload a new version (not live yet)") as s:
         if before_upload is not None:
             before_upload(target.config)
         s.say(
@@ -322,7 +317,7 @@ def deploy_shop(
         )
         s.say(f"version {version_id}", note=True)
 
-    with steps.step(4, "check the uploaded version, then activate it at 100%") as s:
+    with steps.step(3, "check the uploaded version and the Worker's attachments") as s:
         bindings = bindings_of(readback.version(client, target.worker, version_id))
         for b in safe_bindings(bindings):
             s.say(f"{b['name']}: {b['points_at']}")
@@ -336,6 +331,11 @@ def deploy_shop(
                 "truth), then deploy again",
             )
         s.say(f"{version_id} is a version of {target.worker}; bindings match the registry")
+        domains = attachments(client, target)
+        s.say("tail consumers and custom domains are the shop's own"
+              + (f" ({len(domains)} domain(s))" if domains else ""))
+
+    with steps.step(4, f"activate {version_id} at 100%"):
         wrangler.versions_deploy(
             version_id,
             name=target.worker,
