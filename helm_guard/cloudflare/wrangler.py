@@ -518,6 +518,7 @@ class Wrangler:
         Auto-provisioning is off: a binding without an id fails instead of creating or
         adopting a resource by name."""
         validate_worker_name(name)
+        refuse_code_in_config(config)
         args = ["versions", "upload", f"--name={name}"]
         args += ["--x-provision=false", "--x-auto-create=false"]
         if message is not None:
@@ -688,6 +689,32 @@ class Wrangler:
             config=config,
             env=env,
         )
+
+
+def refuse_code_in_config(config: str | os.PathLike[str]) -> None:
+    """The door's own refusal (whatever the caller checked): a config with a custom build
+    (`build.command` runs through a shell during the upload, with the token) or a cross-Worker
+    migration is never handed to wrangler; neither is one helm-guard cannot parse."""
+    from helm_guard.jsonc import parse_text
+    from helm_guard.preflight import config_refusals
+
+    path = Path(config)
+    try:
+        doc = parse_text(path.read_bytes(), str(path))
+    except FileNotFoundError:
+        raise WranglerError(f"wrangler config not found: {path}") from None
+    except OSError as exc:
+        raise WranglerError(f"wrangler config {path} is unreadable: {exc.strerror or exc}"
+                            ) from None
+    if doc.error is not None:
+        raise WranglerError(f"refusing to run wrangler: {path} does not parse ({doc.error.message}"
+                            f" at {doc.error.line}:{doc.error.col})")
+    problems = config_refusals(doc.value, str(path))
+    if problems:
+        raise WranglerError("refusing to run wrangler with the Cloudflare token:\n"
+                            + "\n".join(f"  - {p}" for p in problems),
+                            hint="custom builds run repository code; build in a step without "
+                            "credentials and point `main` at the result")
 
 
 def _kill_group(proc: subprocess.Popen[str]) -> tuple[str, str]:
