@@ -16,50 +16,24 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from helm_guard.bindings import (
-    Difference,
-    OwnerIndex,
-    compare,
-    describe,
-    expected_bindings,
-    other_shops,
-)
+from helm_guard.bindings import Mismatch, describe, judge_bindings, other_shops
 from helm_guard.cloudflare.wrangler import DEFAULT_TIMEOUT, Wrangler
 from helm_guard.errors import UsageError
-from helm_guard.fleet import Fleet, Tenant
+from helm_guard.fleet import Fleet, Tenant, route_host
 
 #: Attachments of a Worker that are not bindings but reach another Worker: judged like one.
 TAIL_TYPES = ("tail_consumer", "streaming_tail_consumer")
 
-_INDEX: dict[int, tuple[Fleet, OwnerIndex]] = {}
 
-
-def owner_index(fleet: Fleet) -> OwnerIndex:
-    """The registry's reverse index for `fleet` (built once per fleet object)."""
-    hit = _INDEX.get(id(fleet))
-    if hit is None or hit[0] is not fleet:
-        hit = _INDEX[id(fleet)] = (fleet, OwnerIndex(fleet))
-    return hit[1]
-
-
-def judge(fleet: Fleet, tenant: Tenant, bindings: Iterable[Mapping[str, Any]]) -> list[Difference]:
+def judge(fleet: Fleet, tenant: Tenant, bindings: Iterable[Mapping[str, Any]]) -> list[Mismatch]:
     """THE judge of a Cloudflare version for deploy and rollback: every way `bindings` (API
     shape, plus tail consumers as `{"type": "tail_consumer", "service": ...}`) differ from
     what `tenant` owns; [] = all its own. Any binding type helm-guard does not model is a
-    difference (fail closed).
-
-    The single call site for the registry's definition of "the tenant's own": when
-    `bindings.judge_bindings(fleet, tenant, bindings)` (built on `Fleet.owned`) is on main,
-    this becomes that one call."""
-    shaped: list[Mapping[str, Any]] = []
-    for b in bindings:
-        if b.get("type") in TAIL_TYPES:  # compare() models a Worker reference as a service
-            shaped.append({"name": str(b.get("name") or b.get("type")), "type": "service",
-                           "service": b.get("service")})
-        else:
-            shaped.append(b)
-    exp = expected_bindings(fleet, tenant.shop, tenant.stage)
-    return compare(shaped, exp, owner_index(fleet))
+    difference (fail closed). One call: `bindings.judge_bindings`, over `Fleet.owned`, the
+    record `check` applies to the config side."""
+    return judge_bindings(fleet, tenant, [
+        {**b, "type": "tail_consumer"} if b.get("type") in TAIL_TYPES else b for b in bindings
+    ])
 
 
 def tail_bindings(settings: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -137,7 +111,7 @@ def safe_bindings(bindings: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]
             for b in bindings]
 
 
-def explain(diffs: list[Difference], shop: str) -> str:
+def explain(diffs: list[Mismatch], shop: str) -> str:
     """The differences as lines, ending with the other shops involved."""
     lines = [f"  - {d.message}" for d in diffs]
     others = other_shops(diffs, shop)
@@ -146,35 +120,21 @@ def explain(diffs: list[Difference], shop: str) -> str:
     return "\n".join(lines)
 
 
-def own_hosts(fleet: Fleet, tenant: Tenant) -> frozenset[str]:
-    """The hosts of `tenant`'s registered routes, lowercased (the registry is the truth).
-    The single call site for route ownership: `Fleet.owned(tenant).route_hosts` once on main."""
-    entry: Mapping[str, Any] = fleet.shops.get(tenant.shop, {})
-    if tenant.stage is not None:
-        entry = entry.get("stages", {}).get(tenant.stage, {})
-    hosts = set()
-    for route in entry.get("routes", ()) or ():
-        if isinstance(route, str):
-            hosts.add(route.split("/", 1)[0].strip().lower())
-    return frozenset(hosts)
-
-
 def judge_attachments(fleet: Fleet, tenant: Tenant, settings: Mapping[str, Any],
-                      domains: Iterable[Mapping[str, Any]]) -> list[Difference]:
+                      domains: Iterable[Mapping[str, Any]]) -> list[Mismatch]:
     """What is attached to the tenant's Worker besides its bindings: tail consumers (script
     settings) and custom domains. [] = all its own; anything unmodelled is a difference."""
     diffs = [d for d in judge(fleet, tenant, tail_bindings(settings))
              if d.type not in ("d1", "r2_bucket")]
-    hosts = own_hosts(fleet, tenant)
+    owned = fleet.owned(tenant)
     for d in domains:
         host = d.get("hostname")
-        if isinstance(host, str) and host.lower() in hosts:
+        if isinstance(host, str) and owned.allows_route_host(route_host(host)):
             continue
-        owner = next((t for t in fleet.tenants() if isinstance(host, str)
-                      and host.lower() in own_hosts(fleet, t)), None)
+        owner = fleet.owner_of("route", host)
         whose = f"shop {owner.label()}'s host" if owner else "a host no shop registers"
-        diffs.append(Difference(
-            str(host), "custom_domain", str(host), ", ".join(sorted(hosts)) or "(none)",
+        diffs.append(Mismatch(
+            str(host), "custom_domain", str(host), ", ".join(sorted(owned.route_hosts)) or "(none)",
             owner.label() if owner else None,
             f"custom domain {host} ({whose}) is attached to {fleet.expected(tenant).worker}; "
             f"add it to the registry's routes of shop {tenant.label()} or detach it"))

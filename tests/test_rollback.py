@@ -308,3 +308,37 @@ def test_timeout_mid_rollback_then_rerun_skips_to_verify(
     )
     text = incident_files(repo)[0].read_text(encoding="utf-8")
     assert "bravo" in text and f"DB (d1): d1 {BRAVO_ID} [shop bravo]" in text
+
+
+# ---------------------------------------------------------------------- one truth (issue 12.1)
+KV_LISTED = "0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f"
+KV_UNLISTED = "1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e"
+KV_FIX = 'add it to "shops.acme.kv_namespaces"'
+
+
+def register_kv(repo: Path, kv: str) -> None:
+    fleet = repo / "helm-fleet.jsonc"
+    text = fleet.read_text(encoding="utf-8")
+    old = '"acme": {"database_id": "1a9e6c1e-0d6a-4c33-9b8e-6b2f3f6f0a01",'
+    assert old in text
+    fleet.write_text(text.replace(old, old + f' "kv_namespaces": ["{kv}"],'), encoding="utf-8")
+
+
+def test_a_registered_kv_is_accepted_and_an_unregistered_one_refused_with_the_same_fix(
+    emulator: CloudflareEmulator, wrangler: Wrangler, repo: Path
+) -> None:
+    """Rollback chooses with deploy's judge: the version binding the registry's KV namespace
+    is eligible; a newer one binding an unlisted namespace is skipped, and `--to` it names
+    the fix deploy names (tests/test_deploy.py)."""
+    register_kv(repo, KV_LISTED)
+    kv = {"type": "kv_namespace", "name": "CACHE"}
+    listed = emulator.seed_version(WORKER, [*GOOD, {**kv, "namespace_id": KV_LISTED}], deploy=True)
+    record_deploy(repo, listed)
+    unlisted = emulator.seed_version(WORKER, [*GOOD, {**kv, "namespace_id": KV_UNLISTED}],
+                                     deploy=True)
+    emulator.seed_version(WORKER, BAD, deploy=True)
+    with pytest.raises(Blocked) as exc:
+        run_rollback(repo, wrangler, "--dry-run", "--to", unlisted)
+    assert KV_FIX in str(exc.value)
+    code, out = run_rollback(repo, wrangler, "--dry-run")
+    assert code == 0 and f"target: {listed}" in out, out

@@ -9,8 +9,8 @@ from typing import Any, TextIO
 
 from helm_guard import state
 from helm_guard.bindings import (
-    Difference,
     ExpectedBindings,
+    Mismatch,
     OwnerIndex,
     expected_bindings,
     owner_note,
@@ -32,7 +32,7 @@ class Rollback:
     pending: Pending | None  # step 2
     live_id: str | None
     live_bindings: list[dict[str, Any]]
-    live_diffs: list[Difference]
+    live_diffs: list[Mismatch]
     live_since: str | None  # when the live version first served traffic (Cloudflare)
     target_bindings: list[dict[str, Any]]
     incident_id: str  # step 5 (the journal)

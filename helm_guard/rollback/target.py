@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from helm_guard import state
-from helm_guard.bindings import Difference
+from helm_guard.bindings import Mismatch
 from helm_guard.cloudflare.wrangler import VERSION_ID_RE, bindings_of
 from helm_guard.deploying import explain, judge
 from helm_guard.errors import Blocked
@@ -120,7 +120,7 @@ def went_live(deployments: Sequence[Any], version_id: str | None) -> str | None:
     return None
 
 
-def live_verdict(diffs: Sequence[Difference]) -> str:
+def live_verdict(diffs: Sequence[Mismatch]) -> str:
     """How the live version's bindings compare with the registry, in a few words."""
     if any(d.owner for d in diffs):
         return "binds ANOTHER shop's resources"
