@@ -18,6 +18,7 @@ from helm_guard.drill.scenarios import (
     s08_halted_deploy,
     s09_edit_after_gate,
     s10_live_swap_incident,
+    s11_build_command_swap,
     s12_out_of_band_swap,
 )
 
@@ -32,6 +33,7 @@ SCENARIOS: tuple[ModuleType, ...] = (
     s08_halted_deploy,
     s09_edit_after_gate,
     s10_live_swap_incident,
+    s11_build_command_swap,
     s12_out_of_band_swap,
 )
 
