@@ -207,3 +207,71 @@ def test_kv_listed_in_the_registry_deploys_and_an_unlisted_one_is_refused_with_t
                            before_upload=swap)
     assert "stopped at step 3/6" in str(exc.value) and KV_FIX in str(exc.value)
     assert emulator.live_version(WORKER)["id"] == live["id"]
+
+
+def test_attachments_are_read_back_and_judged_before_activation(
+    emulator: CloudflareEmulator, wrangler: Wrangler, fleet_repo: Path
+) -> None:
+    """A custom domain of another shop or a foreign tail consumer attached to the Worker (set
+    outside the repository) stops the deploy before activation; its own domain passes."""
+    import json
+    import urllib.request
+
+    first = emulator.seed_version(WORKER, [], deploy=True)
+    emulator.seed_domain("bravo.shops.example", WORKER)
+    with pytest.raises(Blocked) as exc:
+        deploy.deploy_shop(str(fleet_repo), "acme", wrangler=wrangler, out=io.StringIO())
+    assert "stopped at step 3/6" in str(exc.value)
+    assert "custom domain bravo.shops.example (shop bravo's host)" in str(exc.value)
+    assert emulator.live_version(WORKER)["id"] == first and not deployment_posts(emulator)
+
+    [bravo_domain] = emulator.domains()
+    req = urllib.request.Request(  # detach it, and attach a foreign tail consumer instead
+        f"{emulator.base_url}/accounts/{emulator.account_id}/workers/domains/{bravo_domain['id']}",
+        method="DELETE", headers={"Authorization": "Bearer x"})
+    urllib.request.urlopen(req).close()  # noqa: S310 - the local emulator
+    emulator.seed_domain("acme.shops.example", WORKER)
+    req = urllib.request.Request(
+        f"{emulator.base_url}/accounts/{emulator.account_id}/workers/scripts/{WORKER}"
+        "/script-settings", method="PATCH",
+        headers={"Content-Type": "application/json", "Authorization": "Bearer x"},
+        data=json.dumps({"tail_consumers": [{"service": "helm-bravo"}]}).encode())
+    urllib.request.urlopen(req).close()  # noqa: S310
+    with pytest.raises(Blocked) as exc:
+        deploy.deploy_shop(str(fleet_repo), "acme", wrangler=wrangler, out=io.StringIO())
+    assert "stopped at step 3/6" in str(exc.value) and "helm-bravo" in str(exc.value)
+
+    urllib.request.urlopen(urllib.request.Request(  # noqa: S310
+        req.full_url, method="PATCH",
+        headers={"Content-Type": "application/json", "Authorization": "Bearer x"},
+        data=json.dumps({"tail_consumers": []}).encode())).close()
+    record = deploy.deploy_shop(str(fleet_repo), "acme", wrangler=wrangler, out=io.StringIO())
+    assert emulator.live_version(WORKER)["id"] == record["version_id"]
+    newest = emulator.deployments(WORKER)[0]
+    assert record["live_since"] == newest["created_on"]
+
+
+def test_repository_refusals() -> None:
+    from helm_guard.preflight import account_refusal, config_refusals
+
+    doc = {"migrations": [{"tag": "v1", "transferred_classes": [
+        {"from": "A", "from_script": "helm-bravo", "to": "A"}]}],
+        "env": {"staging": {"build": {"command": "make"}}}}
+    found = config_refusals(doc, "shops/acme/wrangler.jsonc")
+    assert any("$.env.staging.build" in f for f in found)
+    assert any("$.migrations[0].transferred_classes" in f for f in found)
+    assert config_refusals({"name": "helm-acme", "migrations": [{"new_classes": ["A"]}]}, "x") == []
+    assert account_refusal("f" * 32, "0" * 32, "x") and not account_refusal(None, "0" * 32, "x")
+
+
+def test_foreign_tail_consumer_and_other_account_in_the_config_are_refused(
+    emulator: CloudflareEmulator, wrangler: Wrangler, fleet_repo: Path
+) -> None:
+    cfg = fleet_repo / "shops" / "acme" / "wrangler.jsonc"
+    text = cfg.read_text(encoding="utf-8")
+    cfg.write_text(text.replace('"services":', '"tail_consumers": [{"service": "helm-bravo"}],\n'
+                                '  "services":', 1), encoding="utf-8")
+    with pytest.raises(Blocked) as exc:
+        deploy.deploy_shop(str(fleet_repo), "acme", wrangler=wrangler, out=io.StringIO())
+    assert "stopped at step 1/6" in str(exc.value) and "helm-bravo" in str(exc.value)
+    assert emulator.requests == [] or all(r["method"] == "GET" for r in emulator.requests)
