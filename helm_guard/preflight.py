@@ -15,8 +15,9 @@ by hand from the same checkout (the runbook does), where these files *do* act:
 - an `account_id` in the target other than the account the token is for (a config value
   beats `CLOUDFLARE_ACCOUNT_ID` in wrangler);
 - `.env`, `.env.*` files and `.wrangler/deploy/config.json` redirects in the config's folder
-  or any folder up to the fleet root; a `wrangler.json`/`wrangler.jsonc`/`wrangler.toml` in any
-  folder above the fleet root (wrangler searches parent folders, `.json` first);
+  or any folder up to the fleet root, and on up to the git work tree's root; a
+  `wrangler.json`/`wrangler.jsonc`/`wrangler.toml` in any folder above the fleet root
+  (wrangler searches parent folders, `.json` first);
 - a config reached through a symbolic link (the check read one file, wrangler might read
   another).
 
@@ -68,12 +69,16 @@ def config_refusals(doc: Any, rel: str) -> list[str]:
     return out
 
 
-def file_refusals(root: Path, config: Path) -> list[str]:
+def file_refusals(root: Path, config: Path, top: Path | None = None) -> list[str]:
     """Files wrangler would read that helm-guard does not check: `.env*` and redirects from
-    the config's folder up to the fleet root, wrangler configs above the fleet root, and a
-    config reached through a symbolic link."""
+    the config's folder up to the fleet root (and on up to `top`, the git work tree's root,
+    when the fleet lives in a sub-folder: `wrangler -c` run from there reads them), wrangler
+    configs above the fleet root, and a config reached through a symbolic link."""
     out: list[str] = []
     root = root.absolute()
+    top = root if top is None else top.absolute()
+    if top != root and top not in root.parents:
+        top = root
     try:
         rel = config.absolute().relative_to(root)
     except ValueError:
@@ -85,7 +90,7 @@ def file_refusals(root: Path, config: Path) -> list[str]:
             out.append(f"{here.relative_to(root)}: a symbolic link on the config's path; "
                        "refused (the check and wrangler could read different files)")
     folders = [config.parent.absolute()]
-    while folders[-1] != root and root in folders[-1].parents:
+    while folders[-1] != top and top in folders[-1].parents:
         folders.append(folders[-1].parent)
     for folder in folders:
         try:
@@ -93,7 +98,8 @@ def file_refusals(root: Path, config: Path) -> list[str]:
         except OSError as exc:
             out.append(f"{folder}: cannot be listed ({exc.strerror or exc}); refused")
             continue
-        shown = folder.relative_to(root).as_posix()
+        shown = (folder.relative_to(root).as_posix() if folder == root or root in folder.parents
+                 else str(folder))
         shown = "" if shown == "." else shown + "/"
         for name in names:
             if name == ".env" or name.startswith(".env."):
@@ -122,13 +128,13 @@ def account_refusal(target_account: object, token_account: str | None, rel: str)
 
 
 def check_repository(fleet: Fleet, tenant: Tenant, config: Path, rel: str, doc: Any,
-                     target: Any, token_account: str | None) -> None:
+                     target: Any, token_account: str | None, top: Path | None = None) -> None:
     """Every refusal above, in one Blocked (or nothing). `target` is the resolved target
     (`helm_guard.resolve.Target`)."""
     from helm_guard.deploying import explain, judge, tail_bindings
 
     problems = config_refusals(doc, rel)
-    problems += file_refusals(fleet.root, config)
+    problems += file_refusals(fleet.root, config, top)
     problems += account_refusal(target.get("account_id"), token_account, rel)
     tails = tail_bindings({k: target.get(k) for k in
                            ("tail_consumers", "streaming_tail_consumers")})

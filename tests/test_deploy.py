@@ -275,3 +275,21 @@ def test_foreign_tail_consumer_and_other_account_in_the_config_are_refused(
         deploy.deploy_shop(str(fleet_repo), "acme", wrangler=wrangler, out=io.StringIO())
     assert "stopped at step 1/6" in str(exc.value) and "helm-bravo" in str(exc.value)
     assert emulator.requests == [] or all(r["method"] == "GET" for r in emulator.requests)
+
+
+def test_env_files_up_to_the_work_tree_root_are_refused(tmp_path: Path) -> None:
+    from helm_guard.preflight import file_refusals
+
+    top = tmp_path / "repo"
+    root = top / "fleet"
+    cfg = root / "shops" / "acme" / "wrangler.jsonc"
+    cfg.parent.mkdir(parents=True)
+    cfg.write_text("{}")
+    assert file_refusals(root, cfg, top) == []
+    (top / ".env.production").write_text("CLOUDFLARE_ENV=x\n")
+    assert file_refusals(root, cfg) == []  # beside the work tree root, above the fleet
+    [found] = file_refusals(root, cfg, top)
+    assert found.startswith(f"{top}/.env.production:")
+    (root / "shops" / "acme" / "link.jsonc").symlink_to(cfg)
+    assert any("symbolic link" in f for f in
+               file_refusals(root, root / "shops" / "acme" / "link.jsonc", top))

@@ -18,18 +18,25 @@ live. This command splits it, and checks in between:
    one recomputed from this checkout; without `--digest` the recomputed one is recorded) and
    the halt state (read from the remote, fail closed; a halt covering the shop blocks) and
    the deploy order (a newer commit already ledgered for this shop and stage blocks);
-2. upload: `wrangler versions upload --config <shop's config> [--env E] --name <worker>`
-   (auto-provisioning off): a new version, deploys nothing;
-3. check the uploaded version: read *that* version back (`versions view <id> --json`) and
-   compare its bindings with the shop's expected ones (registry + naming,
-   `helm_guard.bindings`); any difference stops here, before anything is live, and says what
-   differed and whose resource it is;
+   Then, still before anything runs: wrangler must be the pinned 4.86.0 package
+   (`helm_guard.cloudflare.sandbox`), and the repository must hold nothing a deploy must not
+   act on (`helm_guard.preflight`: a custom build, a cross-Worker migration, a foreign tail
+   consumer, another account, `.env` files, a deploy redirect, a wrangler config above the
+   fleet root);
+2. upload: `wrangler versions upload --config <shop's config, absolute> [--env E] --name
+   <worker>` (auto-provisioning off), run from a neutral folder with an empty `--env-file` and
+   an environment built from scratch: a new version, deploys nothing;
+3. check: read *that* version back under the Worker's own path (API door,
+   `helm_guard.cloudflare.readback`: a version of another Worker is a 404) and judge its
+   bindings with the one judge (`helm_guard.deploying.judge` = `bindings.judge_bindings` over
+   `Fleet.owned`); read the Worker's tail consumers and custom domains and judge them too;
+   any difference stops here, before anything is live, and says whose resource it is;
 4. activate: `wrangler versions deploy <id>@100`;
-5. confirm: re-read the live deployment (`deployments status --json`): the version must be at
-   100%, and its bindings (read again) must still match;
+5. confirm: re-read the newest deployment: the version must be at 100%; its bindings and the
+   Worker's attachments are judged again; Cloudflare's `created_on` is when it went live;
 6. record: append `{action: deploy, worker, version_id, commit, digest, actor, env, stage,
-   ...}` to the shop's ledger on the state branch (`helm_guard.state.append_ledger`); `stage`
-   is null for production.
+   live_since, ...}` to the shop's ledger on the state branch
+   (`helm_guard.state.append_ledger`); `stage` is null for production.
 
 Test seam: `deploy_shop(..., before_upload=fn)` calls `fn(config_path)` after the check and
 before the upload. Tests use it to swap the config's `database_id` in that window (the race
@@ -296,7 +303,7 @@ def deploy_shop(
 
         settings = wrangler.api_settings()  # the same allow-listed settings wrangler gets
         check_repository(fleet, target.tenant, target.config, target.config_rel, target.doc,
-                         target.resolved, settings.account_id)
+                         target.resolved, settings.account_id, repo)
         s.say("no custom build, cross-Worker migration, foreign tail consumer, other account, "
               ".env file, deploy redirect or parent wrangler config")
         client = Client(settings)
