@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from helm_guard.bindings import Mismatch, describe, judge_bindings, other_shops
-from helm_guard.cloudflare.wrangler import DEFAULT_TIMEOUT, Wrangler
+from helm_guard.cloudflare.wrangler import Wrangler
 from helm_guard.errors import UsageError
 from helm_guard.fleet import Fleet, Tenant, route_host
 
@@ -52,33 +52,6 @@ def tail_bindings(settings: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 # ---------------------------------------------------------------------- shared helpers
-def add_common_arguments(p: argparse.ArgumentParser) -> None:
-    """`--shop`, `--fleet`, `--remote`, `--wrangler`, `--wrangler-timeout` (deploy, rollback)."""
-    from helm_guard.commands._common import add_fleet_option
-
-    p.add_argument("--shop", required=True, metavar="SLUG", help="the shop's slug")
-    add_fleet_option(p)
-    p.add_argument(
-        "--remote",
-        metavar="NAME",
-        help="the git remote holding the halt state and ledger "
-        '(default: the fleet file\'s "state.remote", else origin)',
-    )
-    p.add_argument(
-        "--wrangler",
-        metavar="PATH",
-        help="the wrangler executable (default: $HELM_GUARD_WRANGLER, else the fleet "
-        "root's node_modules/.bin/wrangler); it must be the pinned wrangler 4.86.0",
-    )
-    p.add_argument(
-        "--wrangler-timeout",
-        type=float,
-        default=DEFAULT_TIMEOUT,
-        metavar="SECONDS",
-        help=f"give up on one wrangler call after this long (default: {DEFAULT_TIMEOUT:g})",
-    )
-
-
 def remote_of(fleet: Fleet, explicit: str | None) -> str:
     """`--remote`, else the fleet file's `state.remote`, else origin."""
     remote = explicit or (fleet.data.get("state") or {}).get("remote") or "origin"

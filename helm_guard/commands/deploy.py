@@ -57,10 +57,10 @@ from helm_guard import state
 from helm_guard.bindings import ExpectedBindings, OwnerIndex, expected_bindings
 from helm_guard.cloudflare import readback
 from helm_guard.cloudflare.wrangler import Wrangler, bindings_of, validate_message
+from helm_guard.commands._common import add_common_arguments
 from helm_guard.commands.verify import verify_shop
 from helm_guard.deploying import (
     actor,
-    add_common_arguments,
     explain,
     judge,
     judge_attachments,

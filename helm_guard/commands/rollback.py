@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import TextIO
 
 from helm_guard.cloudflare.wrangler import VERSION_ID_RE, Wrangler, validate_message
-from helm_guard.deploying import add_common_arguments
+from helm_guard.commands._common import add_common_arguments
 from helm_guard.errors import EXIT_BLOCKED, EXIT_OK, HelmGuardError, UsageError
 from helm_guard.incident import INCIDENT_DIR, same_kind
 from helm_guard.rollback.apply import roll_back, verify
