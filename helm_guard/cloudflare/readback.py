@@ -93,3 +93,38 @@ def custom_domains(client: Client, worker: str) -> list[dict[str, Any]]:
         raise Blocked(f"the custom domains of {worker}: unexpected answer shape")
     # the filter is the server's: keep only what is really this Worker's, and judge it all
     return [d for d in result if d.get("service") == worker]
+
+
+def _created(item: dict[str, Any], *keys: str) -> str:
+    value: Any = item
+    for key in keys:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value if isinstance(value, str) else ""
+
+
+def deployable_versions(client: Client, worker: str) -> list[dict[str, Any]]:
+    """The versions Cloudflare can still deploy or roll back to, oldest first (as `wrangler
+    versions list --json` sorts them: by `metadata.created_on`)."""
+    path = client.account_path("workers", "scripts", worker, "versions")
+    try:
+        result = client.get(path, {"deployable": "true"})
+    except CloudflareError as exc:
+        raise _blocked(exc, f"the versions of {worker}") from None
+    items = result.get("items") if isinstance(result, dict) else None
+    if not isinstance(items, list):
+        raise Blocked(f"the versions of {worker}: unexpected answer shape")
+    found = [v for v in items if isinstance(v, dict)]
+    return sorted(found, key=lambda v: (_created(v, "metadata", "created_on"),
+                                        v.get("number") if isinstance(v.get("number"), int)
+                                        else 0))
+
+
+def deployments(client: Client, worker: str) -> list[dict[str, Any]]:
+    """The Worker's deployments, oldest first (as `wrangler deployments list --json`)."""
+    try:
+        deps = client.deployments(worker)
+    except CloudflareError as exc:
+        raise _blocked(exc, f"the deployments of {worker}") from None
+    listed = [d for d in deps if isinstance(d, dict)]
+    order = {id(d): i for i, d in enumerate(reversed(listed))}  # the API: newest first
+    return sorted(listed, key=lambda d: (_created(d, "created_on"), order[id(d)]))

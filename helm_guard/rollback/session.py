@@ -89,6 +89,9 @@ class Rollback:
             wrangler = make_wrangler(wrangler_args, self.fleet)
         self.w = wrangler
         self.w.executable  # noqa: B018 - a missing wrangler must stop us before the halt
+        from helm_guard.cloudflare.api import Client
+
+        self.api = Client(self.w.api_settings())  # reads: one request instead of a process
         self.steps = Steps(TOTAL, out=out, name="rollback")
         self.halt_text = ""
         self.target_id: str | None = to

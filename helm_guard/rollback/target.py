@@ -1,6 +1,7 @@
 """Step 2 of `helm-guard rollback`: choose the target version by correctness, not recency.
 
-The candidates are the versions Cloudflare can still roll back to (`versions list`: the last
+The candidates are the versions Cloudflare can still roll back to (read through the API door,
+`helm_guard.cloudflare.readback`, sorted as `wrangler versions list` sorts them: the last
 10). The target is the newest whose bindings equal the shop's expected ones, preferring, in
 this order, versions the ledger recorded as deployed (or rolled back to) by helm-guard, then
 versions Cloudflare's deployment history shows were live, then versions that were only
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from helm_guard import state
 from helm_guard.bindings import Mismatch
+from helm_guard.cloudflare import readback
 from helm_guard.cloudflare.wrangler import VERSION_ID_RE, bindings_of
 from helm_guard.deploying import explain, judge
 from helm_guard.errors import Blocked
@@ -30,8 +32,8 @@ def choose_target(rb: Rollback, s: Step) -> str | None:
     """Pick the target; return "done"/"nothing" when there is nothing to do."""
     entries = state.read_ledger(rb.repo, rb.remote, rb.slug)
     good, rb.pending, last_done = ledger_state(entries)
-    deployments = rb.w.deployments_list(name=rb.worker)
-    versions = rb.w.versions_list(name=rb.worker)
+    deployments = readback.deployments(rb.api, rb.worker)
+    versions = readback.deployable_versions(rb.api, rb.worker)
     window, order = candidates(versions)
     rb.live_id = live_version(deployments)
     if rb.live_id is None:
@@ -39,7 +41,7 @@ def choose_target(rb: Rollback, s: Step) -> str | None:
             f"{rb.worker} has no live deployment on Cloudflare: nothing to roll back from",
             hint="check the Worker name and account (`wrangler deployments list`)",
         )
-    live = window.get(rb.live_id) or rb.w.versions_view(rb.live_id, name=rb.worker)
+    live = window.get(rb.live_id) or readback.version(rb.api, rb.worker, rb.live_id)
     rb.live_bindings = bindings_of(live)
     rb.live_diffs = judge(rb.fleet, rb.tenant, rb.live_bindings)
     rb.live_since = went_live(deployments, rb.live_id)
