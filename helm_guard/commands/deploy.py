@@ -301,11 +301,12 @@ def deploy_shop(
         from helm_guard.cloudflare.api import Client
         from helm_guard.preflight import check_repository
 
-        settings = wrangler.api_settings()  # the same allow-listed settings wrangler gets
         check_repository(fleet, target.tenant, target.config, target.config_rel, target.doc,
-                         target.resolved, settings.account_id, repo)
+                         target.resolved,
+                         wrangler.credentials().get("CLOUDFLARE_ACCOUNT_ID"), repo)
         s.say("no custom build, cross-Worker migration, foreign tail consumer, other account, "
               ".env file, deploy redirect or parent wrangler config")
+        settings = wrangler.api_settings()  # the same allow-listed settings wrangler gets
         client = Client(settings)
 
     env_flag = f" --env={target.env}" if target.env is not None else ""
