@@ -218,19 +218,22 @@ def test_attachments_are_read_back_and_judged_before_activation(
     import urllib.request
 
     first = emulator.seed_version(WORKER, [], deploy=True)
-    emulator.seed_domain("bravo.shops.example", WORKER)
+    emulator.add_zone("shops.example")
+    emulator.add_custom_domain("bravo.shops.example", "helm-bravo")  # bravo's: not judged
+    emulator.add_custom_domain("acme.shops.example", WORKER)
+    emulator.add_custom_domain("shop.bravo.shops.example", WORKER)
     with pytest.raises(Blocked) as exc:
         deploy.deploy_shop(str(fleet_repo), "acme", wrangler=wrangler, out=io.StringIO())
     assert "stopped at step 3/6" in str(exc.value)
+    assert "custom domain shop.bravo.shops.example (a host no shop registers)" in str(exc.value)
+    emulator.add_custom_domain("bravo.shops.example", WORKER)  # moved onto acme's Worker
+    emulator.add_custom_domain("shop.bravo.shops.example", "helm-bravo")
+    with pytest.raises(Blocked) as exc:
+        deploy.deploy_shop(str(fleet_repo), "acme", wrangler=wrangler, out=io.StringIO())
     assert "custom domain bravo.shops.example (shop bravo's host)" in str(exc.value)
     assert emulator.live_version(WORKER)["id"] == first and not deployment_posts(emulator)
 
-    [bravo_domain] = emulator.domains()
-    req = urllib.request.Request(  # detach it, and attach a foreign tail consumer instead
-        f"{emulator.base_url}/accounts/{emulator.account_id}/workers/domains/{bravo_domain['id']}",
-        method="DELETE", headers={"Authorization": "Bearer x"})
-    urllib.request.urlopen(req).close()  # noqa: S310 - the local emulator
-    emulator.seed_domain("acme.shops.example", WORKER)
+    emulator.add_custom_domain("bravo.shops.example", "helm-bravo")  # back where it belongs
     req = urllib.request.Request(
         f"{emulator.base_url}/accounts/{emulator.account_id}/workers/scripts/{WORKER}"
         "/script-settings", method="PATCH",

@@ -12,12 +12,6 @@ secret names (S = /accounts/{a}/workers/scripts/{script}).
 | GET/PATCH | S/settings, S/script-settings | stored dict, echoed back |
 | GET/POST | S/subdomain | `{"enabled": true, "previews_enabled": false}` |
 | GET/PUT/DELETE | S/secrets[/{name}] | values are never stored or recorded |
-| GET/PUT | /accounts/{a}/workers/domains | custom domains; GET filters service/hostname/zone_id |
-| DELETE | /accounts/{a}/workers/domains/{id} | detach |
-
-Custom domains (*emu*): no zone or certificate is checked; `zone_id`/`zone_name` are stored as
-given; a PUT of an attached hostname moves it to the new service (as the real API does with
-`override_existing_dns_record`); `seed_domain(hostname, service)` attaches one directly.
 
 Rules of `POST S/deployments` (documented divergences from the real API are marked *emu*):
 - percentages must sum to 100, every version must exist (code 10219 *emu*);
@@ -82,7 +76,6 @@ class WorkersArea(EmulatorCore):
     def _init_area(self) -> None:
         super()._init_area()
         self._scripts: dict[str, _Script] = {}
-        self._domains: dict[str, dict[str, Any]] = {}  # hostname -> record
 
     def _account_routers(self) -> list[Router]:
         return [*super()._account_routers(), self._route_workers]
@@ -313,53 +306,6 @@ class WorkersArea(EmulatorCore):
         with self._lock:
             return sorted(self._scripts)
 
-    def seed_domain(self, hostname: str, service: str, *, zone_id: str = "z" * 32) -> str:
-        """Attach custom domain `hostname` to Worker `service`; return the domain's id."""
-        with self._lock:
-            return str(self._put_domain({"hostname": hostname, "service": service,
-                                         "environment": "production", "zone_id": zone_id})["id"])
-
-    def domains(self) -> list[dict[str, Any]]:
-        """Every attached custom domain (copies), by hostname."""
-        with self._lock:
-            return [copy.deepcopy(self._domains[h]) for h in sorted(self._domains)]
-
-    def _put_domain(self, body: Any) -> dict[str, Any]:
-        if not isinstance(body, dict) or not all(
-            isinstance(body.get(k), str) and body.get(k) for k in ("hostname", "service")
-        ):
-            raise ApiError(400, BAD_REQUEST_CODE, "hostname and service are required")
-        host = body["hostname"].lower()
-        record = {
-            "id": self._domains.get(host, {}).get("id") or uuid.uuid4().hex,
-            "hostname": host,
-            "service": body["service"],
-            "environment": str(body.get("environment") or "production"),
-            "zone_id": str(body.get("zone_id") or ""),
-            "zone_name": str(body.get("zone_name") or ""),
-        }
-        self._domains[host] = record
-        return copy.deepcopy(record)
-
-    def _route_domains(self, method: str, sub: str, query: dict[str, str], body: Any) -> Route:
-        if sub == "/workers/domains" and method == "GET":
-            found = [
-                copy.deepcopy(d)
-                for _, d in sorted(self._domains.items())
-                if all(query.get(k) in (None, d[k]) for k in ("service", "hostname", "zone_id"))
-            ]
-            return 200, found, {}
-        if sub == "/workers/domains" and method == "PUT":
-            return 200, self._put_domain(body), {}
-        m = re.fullmatch(r"/workers/domains/([^/]+)", sub)
-        if m and method == "DELETE":
-            for host, d in list(self._domains.items()):
-                if d["id"] == m.group(1):
-                    del self._domains[host]
-                    return 200, None, {}
-            raise ApiError(404, 100_100, "Domain not found")  # *emu* code
-        raise ApiError(404, 7003, f"No route for {method} {sub}")
-
     # ------------------------------------------------------------------ routing
     def _route_workers(
         self, method: str, sub: str, query: dict[str, str], body: Any, user_agent: str
@@ -368,8 +314,6 @@ class WorkersArea(EmulatorCore):
             return None
         if method == "GET" and sub == "/workers/subdomain":
             return 200, {"subdomain": "helm-guard-emulator"}, {}
-        if sub == "/workers/domains" or sub.startswith("/workers/domains/"):
-            return self._route_domains(method, sub, query, body)
         if method == "GET" and sub == "/workers/scripts":
             return 200, [self._script_summary(s) for s in self._scripts.values()], {}
         m = re.fullmatch(r"/workers/services/([^/]+)", sub)
