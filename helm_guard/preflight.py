@@ -49,9 +49,12 @@ def _blocks(doc: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
                 yield f"$.env.{name}", block
 
 
-def config_refusals(doc: Any, rel: str) -> list[str]:
-    """Keys in the parsed config that deploy refuses (custom builds, cross-Worker
-    migrations), as `file: $.path: why` lines."""
+def config_refusals(doc: Any, rel: str, worker: str | None = None,
+                    env: str | None = None) -> list[str]:
+    """Keys in the parsed config that deploy refuses, as `file: $.path: why` lines: a `build`
+    anywhere, and a `transferred_classes[].from_script` in the target's migrations (env `env`'s
+    own, else the inherited top level) that is not exactly `worker`, the Worker uploaded
+    (HG806's rule: only the tenant's own Worker may be named)."""
     if not isinstance(doc, Mapping):
         return [f"{rel}: the configuration is not a JSON object"]
     out: list[str] = []
@@ -61,11 +64,21 @@ def config_refusals(doc: Any, rel: str) -> list[str]:
                        "Cloudflare token (wrangler runs build.command during the upload); "
                        "custom builds are refused: build in a step without credentials and "
                        "point `main` at the result")
-        migrations = block.get("migrations")
-        for i, step in enumerate(migrations if isinstance(migrations, list) else []):
-            if isinstance(step, Mapping) and "transferred_classes" in step:
-                out.append(f"{rel}: {prefix}.migrations[{i}].transferred_classes: moves a "
-                           "Durable Object namespace from another Worker; refused")
+    prefix, block = "$", doc
+    envs = doc.get("env")
+    if env and isinstance(envs, Mapping) and isinstance(envs.get(env), Mapping) \
+            and "migrations" in envs[env]:
+        prefix, block = f"$.env.{env}", envs[env]
+    migrations = block.get("migrations")
+    for i, step in enumerate(migrations if isinstance(migrations, list) else []):
+        moves = step.get("transferred_classes") if isinstance(step, Mapping) else None
+        for j, move in enumerate(moves if isinstance(moves, list) else
+                                 ([] if moves is None else [moves])):
+            source = move.get("from_script") if isinstance(move, Mapping) else None
+            if worker is None or source != worker:
+                out.append(f"{rel}: {prefix}.migrations[{i}].transferred_classes[{j}]: moves "
+                           f"a Durable Object namespace from Worker {source!r}, not "
+                           f"{worker or 'the Worker deployed'}; refused")
     return out
 
 
@@ -133,7 +146,7 @@ def check_repository(fleet: Fleet, tenant: Tenant, config: Path, rel: str, doc: 
     (`helm_guard.resolve.Target`)."""
     from helm_guard.deploying import explain, judge, tail_bindings
 
-    problems = config_refusals(doc, rel)
+    problems = config_refusals(doc, rel, target.worker, target.env or None)
     problems += file_refusals(fleet.root, config, top)
     problems += account_refusal(target.get("account_id"), token_account, rel)
     tails = tail_bindings({k: target.get(k) for k in

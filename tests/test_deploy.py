@@ -260,10 +260,14 @@ def test_repository_refusals() -> None:
     doc = {"migrations": [{"tag": "v1", "transferred_classes": [
         {"from": "A", "from_script": "helm-bravo", "to": "A"}]}],
         "env": {"staging": {"build": {"command": "make"}}}}
-    found = config_refusals(doc, "shops/acme/wrangler.jsonc")
+    found = config_refusals(doc, "shops/acme/wrangler.jsonc", "helm-acme")
     assert any("$.env.staging.build" in f for f in found)
-    assert any("$.migrations[0].transferred_classes" in f for f in found)
-    assert config_refusals({"name": "helm-acme", "migrations": [{"new_classes": ["A"]}]}, "x") == []
+    assert any("$.migrations[0].transferred_classes[0]" in f and "'helm-bravo'" in f
+               for f in found)
+    own = {"migrations": [{"new_classes": ["A"]}, {"transferred_classes": [
+        {"from": "A", "from_script": "helm-acme", "to": "B"}]}]}
+    assert config_refusals(own, "x", "helm-acme") == []  # HG806's near miss: its own Worker
+    assert config_refusals(own, "x", "Helm-Acme") and config_refusals(own, "x")
     assert account_refusal("f" * 32, "0" * 32, "x") and not account_refusal(None, "0" * 32, "x")
 
 

@@ -518,7 +518,7 @@ class Wrangler:
         Auto-provisioning is off: a binding without an id fails instead of creating or
         adopting a resource by name."""
         validate_worker_name(name)
-        refuse_code_in_config(config)
+        refuse_code_in_config(config, name, env)
         args = ["versions", "upload", f"--name={name}"]
         args += ["--x-provision=false", "--x-auto-create=false"]
         if message is not None:
@@ -691,7 +691,8 @@ class Wrangler:
         )
 
 
-def refuse_code_in_config(config: str | os.PathLike[str]) -> None:
+def refuse_code_in_config(config: str | os.PathLike[str], worker: str | None = None,
+                          env: str | None = None) -> None:
     """The door's own refusal (whatever the caller checked): a config with a custom build
     (`build.command` runs through a shell during the upload, with the token) or a cross-Worker
     migration is never handed to wrangler; neither is one helm-guard cannot parse."""
@@ -709,7 +710,7 @@ def refuse_code_in_config(config: str | os.PathLike[str]) -> None:
     if doc.error is not None:
         raise WranglerError(f"refusing to run wrangler: {path} does not parse ({doc.error.message}"
                             f" at {doc.error.line}:{doc.error.col})")
-    problems = config_refusals(doc.value, str(path))
+    problems = config_refusals(doc.value, str(path), worker, env)
     if problems:
         raise WranglerError("refusing to run wrangler with the Cloudflare token:\n"
                             + "\n".join(f"  - {p}" for p in problems),
