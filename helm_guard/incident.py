@@ -200,6 +200,8 @@ class Incident:
     timeline: list[StepRecord]
     forced_secrets: list[str] = field(default_factory=list)
     owner: str | None = None  # the shop owner's contact from the registry, when known
+    went_live: str | None = None  # when the bad version first served traffic (Cloudflare)
+    rolled_back: str | None = None  # when the rollback request was sent (UTC)
 
 
 def render_incident(inc: Incident) -> str:
@@ -215,6 +217,12 @@ def render_incident(inc: Incident) -> str:
         + (", ".join(f"**{s}**" for s in inc.other_shops) or "none identified"),
         f"- Rolled back by: {inc.actor}",
         f"- Rolled back from version `{inc.from_version}` to `{inc.to_version}`",
+        "- The bad version went live: "
+        + (f"{inc.went_live} (Cloudflare's deployment `created_on`)" if inc.went_live
+           else "UNKNOWN (not in Cloudflare's deployment history: audit from the last "
+           "known-good deploy in the ledger)"),
+        f"- Data audit window: from {inc.went_live or 'the last known-good deploy'} until "
+        f"{inc.rolled_back or 'the rollback (see the timeline)'}",
         f"- Halt: {inc.halt} (still in force)",
     ]
     if inc.forced_secrets:

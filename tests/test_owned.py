@@ -104,7 +104,6 @@ def test_check_and_the_judge_agree_on_what_wrangler_uploads(
                 uploaded = _queue_target_bindings(t.target.raw)
             else:
                 version = wrangler.versions_upload(f.entry.path, name=t.target.worker,
-                                                   cwd=Path(f.entry.path).parent,
                                                    env=t.target.env)
                 uploaded = bindings_of(wrangler.versions_view(version, name=t.target.worker))
             mismatches = judge_bindings(fleet, t.tenant, uploaded)

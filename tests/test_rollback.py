@@ -95,7 +95,7 @@ def normalise(text: str, names: dict[str, str]) -> str:
         text = text.replace(value, name)
     text = re.sub(r"\d{8}T\d{6}Z-acme-[0-9a-f]{6}", "<INCIDENT>", text)
     text = re.sub(r"h-\d{8}T\d{6}Z-[0-9a-f]{6}", "<HALT>", text)
-    text = re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "<TIME>", text)
+    text = re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z", "<TIME>", text)
     text = re.sub(r"\d{4}-\d\d-\d\d", "<DATE>", text)
     return re.sub(r"\| \d+\.\d \|", "| <S> |", text)
 
@@ -136,8 +136,13 @@ def test_skips_the_swapped_previous_deployment_and_records_the_incident(
     done = state.read_ledger(repo, "origin", "acme")[-1].record
     assert (done["from_version"], done["to_version"]) == (bad2, good)
     assert done["other_shops"] == ["bravo"]
+    # when the swapped version went live: Cloudflare's deployment that first gave it traffic
+    went = [d["created_on"] for d in emulator.deployments(WORKER)
+            if any(v["version_id"] == bad2 for v in d["versions"])]
+    assert done["went_live"] == min(went)
 
     [incident] = incident_files(repo)
+    assert f"- The bad version went live: {min(went)}" in incident.read_text(encoding="utf-8")
     assert incident.name.endswith("-acme.md")
     names = {good: "<GOOD>", bad1: "<BAD1>", bad2: "<BAD2>"}
     check_golden("swapped-binding.md", normalise(incident.read_text(encoding="utf-8"), names))
@@ -303,3 +308,37 @@ def test_timeout_mid_rollback_then_rerun_skips_to_verify(
     )
     text = incident_files(repo)[0].read_text(encoding="utf-8")
     assert "bravo" in text and f"DB (d1): d1 {BRAVO_ID} [shop bravo]" in text
+
+
+# ---------------------------------------------------------------------- one truth (issue 12.1)
+KV_LISTED = "0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f"
+KV_UNLISTED = "1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e"
+KV_FIX = 'add it to "shops.acme.kv_namespaces"'
+
+
+def register_kv(repo: Path, kv: str) -> None:
+    fleet = repo / "helm-fleet.jsonc"
+    text = fleet.read_text(encoding="utf-8")
+    old = '"acme": {"database_id": "1a9e6c1e-0d6a-4c33-9b8e-6b2f3f6f0a01",'
+    assert old in text
+    fleet.write_text(text.replace(old, old + f' "kv_namespaces": ["{kv}"],'), encoding="utf-8")
+
+
+def test_a_registered_kv_is_accepted_and_an_unregistered_one_refused_with_the_same_fix(
+    emulator: CloudflareEmulator, wrangler: Wrangler, repo: Path
+) -> None:
+    """Rollback chooses with deploy's judge: the version binding the registry's KV namespace
+    is eligible; a newer one binding an unlisted namespace is skipped, and `--to` it names
+    the fix deploy names (tests/test_deploy.py)."""
+    register_kv(repo, KV_LISTED)
+    kv = {"type": "kv_namespace", "name": "CACHE"}
+    listed = emulator.seed_version(WORKER, [*GOOD, {**kv, "namespace_id": KV_LISTED}], deploy=True)
+    record_deploy(repo, listed)
+    unlisted = emulator.seed_version(WORKER, [*GOOD, {**kv, "namespace_id": KV_UNLISTED}],
+                                     deploy=True)
+    emulator.seed_version(WORKER, BAD, deploy=True)
+    with pytest.raises(Blocked) as exc:
+        run_rollback(repo, wrangler, "--dry-run", "--to", unlisted)
+    assert KV_FIX in str(exc.value)
+    code, out = run_rollback(repo, wrangler, "--dry-run")
+    assert code == 0 and f"target: {listed}" in out, out

@@ -554,3 +554,64 @@ def test_yaml_layout(path: Path) -> None:
         assert indent % 2 == 0, f"{rel(path)}:{number}: odd indentation"
         assert len(line) <= 120, f"{rel(path)}:{number}: longer than 120"
     load(path)  # parses, no duplicate keys
+
+
+# --- no repository code with the token (issue 11) -----------------------------------------
+PACKAGE_MANAGERS = re.compile(r"\b(npm|npx|yarn|pnpm|bun|node|make|sh|bash)\b")
+NPM_INSTALL = re.compile(r"\bnpm\s+(ci|install|i)\b")
+
+
+def token_free_violations(doc: dict[str, Any]) -> list[str]:
+    """Steps that hold a Cloudflare secret and could run repository code, and npm installs
+    that run install scripts or hold a secret."""
+    bad = []
+    for job_id, job in doc.get("jobs", {}).items():
+        if "secrets.CLOUDFLARE" in yaml.safe_dump({k: v for k, v in job.items()
+                                                   if k not in ("steps", "secrets")}):
+            bad.append(f"{job_id}: a job-level setting holds a Cloudflare secret")
+        for i, step in enumerate(job.get("steps", [])):
+            run = str(step.get("run", ""))
+            holds = "secrets.CLOUDFLARE" in yaml.safe_dump(step)
+            if holds and "uses" in step:
+                bad.append(f"{job_id}[{i}]: an action gets the Cloudflare token")
+            if holds and PACKAGE_MANAGERS.search(
+                    "\n".join(line for line in run.splitlines() if "helm-guard" not in line)):
+                bad.append(f"{job_id}[{i}]: runs a package manager or script with the token")
+            for m in NPM_INSTALL.finditer(run):
+                line = run[m.start():].splitlines()[0]
+                if "--ignore-scripts" not in line:
+                    bad.append(f"{job_id}[{i}]: `{line.strip()}` runs install scripts")
+                if holds:
+                    bad.append(f"{job_id}[{i}]: installs packages with the token")
+    return bad
+
+
+@pytest.mark.parametrize("path", [DEPLOY_FLEET, DEPLOY_BATCH], ids=lambda p: p.name)
+def test_no_step_with_the_token_runs_repository_code(path: Path) -> None:
+    assert token_free_violations(load(path)) == []
+
+
+def test_wrangler_is_installed_without_scripts_before_the_deploy() -> None:
+    steps = load(DEPLOY_BATCH)["jobs"]["shop"]["steps"]
+    runs = [str(s.get("run", "")) for s in steps]
+    install = next(i for i, r in enumerate(runs) if NPM_INSTALL.search(r))
+    deploy = next(i for i, r in enumerate(runs) if DEPLOY_COMMAND.search(r))
+    assert install < deploy
+    assert "--ignore-scripts" in runs[install]
+    assert not any(re.search(r"\b(build|prebuild)\b", r) for r in runs[install:deploy + 1])
+
+
+def test_token_free_check_catches_what_it_guards() -> None:
+    doc = {"jobs": {"j": {"env": {"T": "${{ secrets.CLOUDFLARE_API_TOKEN }}"}, "steps": [
+        {"run": "npm ci"},
+        {"run": "npm install --ignore-scripts\nnpm run build",
+         "env": {"CLOUDFLARE_API_TOKEN": "${{ secrets.CLOUDFLARE_API_TOKEN }}"}},
+        {"uses": "cloudflare/wrangler-action@v3",
+         "with": {"apiToken": "${{ secrets.CLOUDFLARE_API_TOKEN }}"}},
+    ]}}}
+    found = token_free_violations(doc)
+    assert any("job-level" in f for f in found)
+    assert any("`npm ci` runs install scripts" in f for f in found)
+    assert any("package manager or script with the token" in f for f in found)
+    assert any("installs packages with the token" in f for f in found)
+    assert any("an action gets the Cloudflare token" in f for f in found)

@@ -46,7 +46,7 @@ def test_upload_view_list_deploy_status_round_trip(
 ) -> None:
     config = worker_project(tmp_path / "shop")
     vid = wrangler.versions_upload(
-        config, name=NAME, cwd=tmp_path / "shop", message="first", tag="v1"
+        config, name=NAME, message="first", tag="v1"
     )
     stored = emulator.versions(NAME)
     assert [v["id"] for v in stored] == [vid]
@@ -96,7 +96,7 @@ def test_upload_with_env_uses_that_envs_bindings(
             }
         },
     )
-    vid = wrangler.versions_upload(config, name="helm-acme-staging", cwd=tmp_path, env="staging")
+    vid = wrangler.versions_upload(config, name="helm-acme-staging", env="staging")
     (version,) = emulator.versions("helm-acme-staging")
     assert version["id"] == vid
     assert {b["name"]: b.get("id", b.get("bucket_name")) for b in bindings_of(version)} == {
@@ -113,7 +113,7 @@ def test_upload_never_provisions_resources(
 ) -> None:
     config = worker_project(tmp_path, d1_id=None)
     with pytest.raises(WranglerError) as info:
-        wrangler.versions_upload(config, name=NAME, cwd=tmp_path)
+        wrangler.versions_upload(config, name=NAME)
     assert "database_id" in str(info.value)
     assert emulator.d1_databases() == [] and emulator.versions(NAME) == []
     assert not any("/d1/" in r["path"] for r in emulator.requests)
@@ -275,8 +275,8 @@ def no_process(monkeypatch: pytest.MonkeyPatch) -> None:
             GOOD_ID, name=NAME, message="m", percentage=50, remainder_version_id=GOOD_ID
         ),
         lambda w: w.versions_list(name=NAME, env="prod"),
-        lambda w: w.versions_upload("wrangler.jsonc", name="Bad", cwd="."),
-        lambda w: w.versions_upload("/nonexistent/wrangler.jsonc", name=NAME, cwd="/"),
+        lambda w: w.versions_upload("wrangler.jsonc", name="Bad"),
+        lambda w: w.versions_upload("/nonexistent/wrangler.jsonc", name=NAME),
     ],
 )
 def test_invalid_input_rejected_before_any_process(
@@ -344,3 +344,94 @@ def test_bindings_of_normalizes() -> None:
     assert bindings_of({"bindings": [{"name": "X"}]}) == [{"name": "X", "type": ""}]
     with pytest.raises(WranglerError):
         bindings_of({"resources": {"bindings": "DB"}})
+
+
+# ---------------------------------------------------------------------- the sandbox (issue 11)
+def _copy_package(src_bin: Path, dest: Path) -> Path:
+    """A copy of the pinned package's own files (package.json, bin, wrangler-dist/cli.js)."""
+    import shutil
+
+    root = src_bin.resolve().parent.parent
+    (dest / "bin").mkdir(parents=True)
+    (dest / "wrangler-dist").mkdir()
+    for rel in ("package.json", "bin/wrangler.js", "wrangler-dist/cli.js"):
+        shutil.copy2(root / rel, dest / rel)
+    return dest / "bin" / "wrangler.js"
+
+
+def test_only_the_pinned_package_is_run(tmp_path: Path, wrangler_bin: Path) -> None:
+    from helm_guard.cloudflare.sandbox import SandboxError, pinned_package
+
+    assert pinned_package(wrangler_bin, source="test").version == "4.86.0"
+    script = tmp_path / "wrangler"
+    script.write_text("#!/bin/sh\necho pwned\n")
+    script.chmod(0o755)
+    with pytest.raises(SandboxError, match="not the `bin/wrangler.js`"):
+        pinned_package(script, source="test")
+    good = _copy_package(wrangler_bin, tmp_path / "ok" / "wrangler")
+    assert pinned_package(good, source="test").root == good.parent.parent
+    newer = _copy_package(wrangler_bin, tmp_path / "newer" / "wrangler")
+    meta = newer.parent.parent / "package.json"
+    meta.write_text(meta.read_text().replace('"version": "4.86.0"', '"version": "4.87.0"'))
+    with pytest.raises(SandboxError, match="not wrangler 4.86.0"):
+        pinned_package(newer, source="test")
+    tampered = _copy_package(wrangler_bin, tmp_path / "bad" / "wrangler")
+    with tampered.open("a") as fh:
+        fh.write("\nrequire('fs').writeFileSync('/tmp/x', process.env.CLOUDFLARE_API_TOKEN);\n")
+    with pytest.raises(SandboxError, match="bin/wrangler.js is not the published file"):
+        pinned_package(tampered, source="test")
+    with pytest.raises(SandboxError):  # and the runner refuses it before any process
+        Wrangler(tampered, extra_env={"CLOUDFLARE_API_TOKEN": "t"}).versions_list(name=NAME)
+
+
+def test_environment_is_built_from_scratch(monkeypatch: pytest.MonkeyPatch,
+                                           tmp_path: Path) -> None:
+    for key, value in {"NODE_OPTIONS": "--require /x.js", "WRANGLER_CI_OVERRIDE_NAME": "helm-b",
+                       "HTTPS_PROXY": "http://evil:1", "CLOUDFLARE_ENV": "prod",
+                       "NODE_PATH": "/x", "WRANGLER_LOG": "debug", "NPM_CONFIG_USERCONFIG": "/x",
+                       "CLOUDFLARE_API_TOKEN": "from-caller"}.items():
+        monkeypatch.setenv(key, value)
+    env = Wrangler("/x", extra_env={"CLOUDFLARE_ACCOUNT_ID": "a" * 32}).environment(tmp_path)
+    assert env["CLOUDFLARE_API_TOKEN"] == "from-caller"
+    assert env["CLOUDFLARE_ACCOUNT_ID"] == "a" * 32
+    assert env["HOME"].startswith(str(tmp_path))
+    assert set(env) <= {"PATH", "HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME",
+                        "XDG_STATE_HOME", "TMPDIR", "WRANGLER_LOG_PATH", "CLOUDFLARE_API_TOKEN",
+                        "CLOUDFLARE_ACCOUNT_ID", "CLOUDFLARE_API_BASE_URL", *wr.FORCED_ENV}
+    assert env["PATH"].split(":")[-2:] == ["/usr/bin", "/bin"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "error"),
+    [
+        ({"NODE_OPTIONS": "--require x"}, "extra_env may only set"),
+        ({"CLOUDFLARE_API_BASE_URL": "http://evil.example/client/v4"}, "neither https"),
+        ({"CLOUDFLARE_ACCOUNT_ID": "nope"}, "32 lowercase hex"),
+        ({"CLOUDFLARE_API_TOKEN": "a\nb"}, "control characters"),
+    ],
+)
+def test_bad_settings_are_refused(no_process: None, extra: dict[str, str], error: str) -> None:
+    with pytest.raises(Blocked, match=error):
+        Wrangler("/x", extra_env=extra).credentials()
+
+
+def test_hostile_caller_environment_is_neutralised(
+    emulator: CloudflareEmulator, wrangler: Wrangler, worker_project: Callable[..., Path],
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Real wrangler: NODE_OPTIONS (code), WRANGLER_CI_OVERRIDE_NAME and a `.env` beside the
+    config change nothing; the upload lands on the named Worker."""
+    marker = tmp_path / "ran"
+    (tmp_path / "evil.js").write_text(f"require('fs').writeFileSync({str(marker)!r}, 'x');\n")
+    monkeypatch.setenv("NODE_OPTIONS", f"--require {tmp_path / 'evil.js'}")
+    monkeypatch.setenv("WRANGLER_CI_OVERRIDE_NAME", "helm-bravo")
+    config = worker_project(tmp_path / "shop")
+    (config.parent / ".env").write_text("WRANGLER_CI_OVERRIDE_NAME=helm-bravo\n")
+    vid = wrangler.versions_upload(config, name=NAME)
+    assert emulator.scripts() == [NAME] and emulator.versions(NAME)[0]["id"] == vid
+    assert not marker.exists()
+
+
+def test_relative_config_is_refused(no_process: None) -> None:
+    with pytest.raises(WranglerError, match="not absolute"):
+        Wrangler("/x").run_with_config(["versions", "list"], config="wrangler.jsonc")

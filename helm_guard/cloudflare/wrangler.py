@@ -5,13 +5,16 @@ decision rests on), so all of them go through the same validation, environment, 
 error handling. Nothing else in the package may start a wrangler process.
 
 Rules this module enforces:
+- nothing from the repository runs with the token, and no repository setting reaches wrangler:
+  the pinned package only (verified), an environment built from scratch, a neutral cwd, an
+  empty `--env-file`, an explicit absolute `--config` (`helm_guard.cloudflare.sandbox`);
 - argument lists only (never a shell, never a shell string); option values are passed as
   `--flag=value`, so a value starting with `-` can never be read as another flag;
 - worker names, version ids, percentages and messages are validated *before* any process
   starts; every call passes an explicit `--name`, and `--config`/`--env` when a config is given;
-  without a config, wrangler runs in a private empty directory with an empty config, so no
-  stray `wrangler.json(c)` above the cwd (whose `account_id` would beat
-  `CLOUDFLARE_ACCOUNT_ID`) is ever read;
+  without a config, wrangler gets an empty config in its private folder, so no stray
+  `wrangler.json(c)` above the cwd (whose `account_id` would beat `CLOUDFLARE_ACCOUNT_ID`) is
+  ever read;
 - `--json` wherever wrangler offers it; output that does not parse is an error;
 - non-interactive, always: stdin is /dev/null and `CI=true`, so no prompt can wait;
 - `versions upload` runs with `--x-provision=false --x-auto-create=false`: wrangler 4.86
@@ -21,10 +24,10 @@ Rules this module enforces:
 - failures raise `WranglerError` (a `Blocked`: exit 1) with wrangler's `✘ [ERROR]` text and
   the Cloudflare API error code when there is one.
 
-Environment given to wrangler: the caller's environment minus `CLOUDFLARE_ENV` (it would act as
-a hidden `--env`), plus `extra_env` (e.g. `CLOUDFLARE_API_BASE_URL`, `CLOUDFLARE_API_TOKEN`,
-`CLOUDFLARE_ACCOUNT_ID`), plus `FORCED_ENV`. Environment values are never logged or put into
-errors.
+Environment given to wrangler: built from scratch (`sandbox.wrangler_environment`): PATH to
+node and the system, a private HOME, `CLOUDFLARE_API_TOKEN`/`CLOUDFLARE_ACCOUNT_ID`/
+`CLOUDFLARE_API_BASE_URL` from the caller or `extra_env` (validated), and `FORCED_ENV`; nothing
+else is inherited. Environment values are never logged or put into errors.
 
 Rollback and error 10220 ("The following secrets have changed: A, B"): wrangler 4.86's
 `rollback` catches 10220, asks `confirm()`, and retries `POST .../deployments?force=true`. In a
@@ -51,24 +54,25 @@ import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
+from helm_guard.cloudflare.sandbox import (
+    FORCED_ENV,
+    WranglerPackage,
+    credentials,
+    neutral_folder,
+    pinned_package,
+    wrangler_environment,
+)
 from helm_guard.errors import Blocked
+
+if TYPE_CHECKING:
+    from helm_guard.cloudflare.api import Settings
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 120.0
-#: Set for every wrangler run; they win over the caller's environment.
-FORCED_ENV: Mapping[str, str] = {
-    "CI": "true",  # belt and braces with stdin=/dev/null: every prompt takes its default
-    "WRANGLER_SEND_METRICS": "false",
-    "WRANGLER_SEND_ERROR_REPORTS": "false",
-    "WRANGLER_HIDE_BANNER": "true",  # the banner also triggers an npm update check
-    "FORCE_COLOR": "0",
-    "NO_COLOR": "1",
-}
-#: Dropped from the inherited environment (unless passed in `extra_env`).
-DROPPED_ENV = ("CLOUDFLARE_ENV",)
+__all__ = ["FORCED_ENV", "Wrangler", "WranglerError", "WranglerResult", "bindings_of"]
 
 WORKER_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}\Z")
 VERSION_ID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
@@ -79,8 +83,8 @@ SECRETS_CHANGED_CODE = 10220
 
 INSTALL_HINT = (
     "install the pinned wrangler: `npm ci --prefix tests/node` (helm-guard's tests) or "
-    "`npm install --save-exact wrangler@4.86.0` in the fleet root, or set HELM_GUARD_WRANGLER "
-    "to the wrangler executable"
+    "`npm install --save-exact --ignore-scripts wrangler@4.86.0` in the fleet root, or set "
+    "HELM_GUARD_WRANGLER to the wrangler executable"
 )
 
 _ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
@@ -294,12 +298,14 @@ class WranglerResult(NamedTuple):
 
 
 class Wrangler:
-    """A located wrangler plus the environment and timeout to run it with.
+    """A located, verified wrangler plus the credentials and timeout to run it with.
 
     `executable`: explicit path (else `$HELM_GUARD_WRANGLER`, else
-    `<fleet_root>/node_modules/.bin/wrangler`), located lazily at the first run so that
-    argument validation errors come first. `extra_env` is added to the inherited
-    environment for every run (API base URL, token, account id).
+    `<fleet_root>/node_modules/.bin/wrangler`), located and verified as the pinned package
+    (`sandbox.pinned_package`) lazily at the first run, so that argument validation errors
+    come first. `extra_env` may set only `CLOUDFLARE_API_TOKEN`, `CLOUDFLARE_ACCOUNT_ID` and
+    `CLOUDFLARE_API_BASE_URL` (over the caller's values); everything else wrangler sees is
+    helm-guard's own (`sandbox.wrangler_environment`).
     """
 
     def __init__(
@@ -314,48 +320,84 @@ class Wrangler:
             raise WranglerError(f"invalid wrangler timeout {timeout!r}")
         self._explicit = executable
         self._fleet_root = fleet_root
-        self._executable: Path | None = None
+        self._package: WranglerPackage | None = None
         self.extra_env: dict[str, str] = dict(extra_env or {})
         self.timeout = float(timeout)
 
     @property
-    def executable(self) -> Path:
-        """The wrangler executable (located on first use; WranglerError if missing)."""
-        if self._executable is None:
-            self._executable = locate_wrangler(self._explicit, fleet_root=self._fleet_root)
-        return self._executable
+    def package(self) -> WranglerPackage:
+        """The verified wrangler package (located on first use; WranglerError if missing,
+        SandboxError if it is not the pinned one)."""
+        if self._package is None:
+            path = locate_wrangler(self._explicit, fleet_root=self._fleet_root)
+            source = (
+                "the path given" if self._explicit is not None
+                else "HELM_GUARD_WRANGLER" if os.environ.get("HELM_GUARD_WRANGLER")
+                else "the fleet root's node_modules"
+            )
+            self._package = pinned_package(path, source=source)
+        return self._package
 
-    def environment(self) -> dict[str, str]:
-        """The environment wrangler runs with (contains credentials: never log it)."""
-        env = {k: v for k, v in os.environ.items() if k not in DROPPED_ENV}
-        env.update(self.extra_env)
-        env.update(FORCED_ENV)
-        return env
+    @property
+    def executable(self) -> Path:
+        """wrangler's `bin/wrangler.js` (located and verified on first use)."""
+        return self.package.bin_js
+
+    def credentials(self) -> dict[str, str]:
+        """The allow-listed Cloudflare settings wrangler gets (contains the token)."""
+        return credentials(self.extra_env)
+
+    def api_settings(self) -> Settings:
+        """The same settings for `helm_guard.cloudflare.api.Client` (one source for both)."""
+        from helm_guard.cloudflare.api import CloudflareError, settings_from_env
+
+        try:
+            return settings_from_env(self.credentials())
+        except CloudflareError as exc:
+            raise WranglerError(exc.message, hint=exc.hint) from None
+
+    def environment(self, folder: Path | None = None) -> dict[str, str]:
+        """The environment wrangler runs with in `folder` (contains credentials: never log
+        it). Built from scratch; see `helm_guard.cloudflare.sandbox`."""
+        node = self.package.node if self._package is not None else None
+        if node is None:
+            from helm_guard.cloudflare.sandbox import find_node
+
+            node = find_node()
+        return wrangler_environment(node, folder or Path("/nonexistent"), self.credentials())
 
     # -------------------------------------------------------------- process
     def run(
         self,
         args: Sequence[str],
         *,
-        cwd: str | os.PathLike[str] | None = None,
         timeout: float | None = None,
     ) -> WranglerResult:
-        """Run `wrangler <args>`; return its output, raise WranglerError on failure.
+        """Run `wrangler <args>` in a fresh neutral folder; return its output, raise
+        WranglerError on failure. `--env-file=<empty file>` is always added.
 
         Low level: callers in helm-guard use the typed methods below, which validate first.
         """
         if any(not isinstance(a, str) for a in args):
             raise WranglerError("refusing to run wrangler: every argument must be a string")
         limit = self.timeout if timeout is None else float(timeout)
-        argv = (str(self.executable), *args)
+        pkg = self.package
+        creds = self.credentials()
         what = "wrangler " + " ".join(a for a in args[:2] if not a.startswith("-"))
-        log.debug("running %s (cwd=%s, timeout=%ss)", argv, cwd, limit)
+        with neutral_folder() as folder:
+            argv = (str(pkg.node), str(pkg.bin_js), *args, f"--env-file={folder / 'empty.env'}")
+            log.debug("running %s (timeout=%ss)", argv, limit)
+            env = wrangler_environment(pkg.node, folder, creds)
+            return self._spawn(argv, what, folder, env, limit)
+
+    def _spawn(self, argv: tuple[str, ...], what: str, folder: Path, env: dict[str, str],
+               limit: float) -> WranglerResult:
         start = time.monotonic()
         try:
             proc = subprocess.Popen(  # noqa: S603 - argument list, no shell
                 argv,
-                cwd=cwd,
-                env=self.environment(),
+                cwd=folder,
+                env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -435,27 +477,29 @@ class Wrangler:
         *,
         config: str | os.PathLike[str] | None = None,
         env: str | None = None,
-        cwd: str | os.PathLike[str] | None = None,
     ) -> WranglerResult:
-        """Run `wrangler <args>` with `--config`/`--env` when a config is given; otherwise in
-        a private empty directory with an empty config, so no ambient wrangler config (and
-        its `account_id`) is read. Low level, like `run`: it validates nothing in `args`."""
+        """Run `wrangler <args>` with an explicit absolute `--config` (and `--env`) when a
+        config is given; otherwise with an empty config in wrangler's private folder, so no
+        ambient wrangler config (and its `account_id`) is read. A relative `config` is
+        refused: wrangler's cwd is never the repository. Low level, like `run`: it validates
+        nothing in `args`."""
         if env is not None:
             _validate_env_name(env)
             if config is None:
                 raise WranglerError("refusing to run wrangler: --env needs a config file")
         if config is not None:
-            base = Path(cwd) if cwd is not None else Path.cwd()
-            cfg = Path(config) if Path(config).is_absolute() else base / config
+            cfg = Path(config)
+            if not cfg.is_absolute():
+                raise WranglerError(f"refusing to run wrangler: config {cfg} is not absolute")
             if not cfg.is_file():
                 raise WranglerError(f"wrangler config not found: {cfg}")
             extra = [f"--config={cfg}"] + ([f"--env={env}"] if env is not None else [])
-            return self.run([*args, *extra], cwd=cwd if cwd is not None else cfg.parent)
-        self.executable  # noqa: B018 - locate before creating anything
-        with tempfile.TemporaryDirectory(prefix="helm-guard-wrangler-") as tmp:
+            return self.run([*args, *extra])
+        self.package  # noqa: B018 - locate before creating anything
+        with tempfile.TemporaryDirectory(prefix="helm-guard-empty-config-") as tmp:
             empty = Path(tmp, "wrangler.json")
             empty.write_text("{}\n", encoding="utf-8")
-            return self.run([*args, f"--config={empty}"], cwd=tmp)
+            return self.run([*args, f"--config={empty}"])
 
     # -------------------------------------------------------------- commands
     def versions_upload(
@@ -463,7 +507,6 @@ class Wrangler:
         config: str | os.PathLike[str],
         *,
         name: str,
-        cwd: str | os.PathLike[str],
         env: str | None = None,
         message: str | None = None,
         tag: str | None = None,
@@ -473,13 +516,14 @@ class Wrangler:
         Auto-provisioning is off: a binding without an id fails instead of creating or
         adopting a resource by name."""
         validate_worker_name(name)
+        refuse_code_in_config(config, name, env)
         args = ["versions", "upload", f"--name={name}"]
         args += ["--x-provision=false", "--x-auto-create=false"]
         if message is not None:
             args.append(f"--message={validate_message(message)}")
         if tag is not None:
             args.append(f"--tag={validate_message(tag, 'tag')}")
-        result = self.run_with_config(args, config=config, env=env, cwd=cwd)
+        result = self.run_with_config(args, config=config, env=env)
         m = _VERSION_ID_OUT_RE.search(strip_ansi(result.stdout))
         if m is None or not VERSION_ID_RE.fullmatch(m.group(1)):
             raise WranglerError(
@@ -643,6 +687,33 @@ class Wrangler:
             config=config,
             env=env,
         )
+
+
+def refuse_code_in_config(config: str | os.PathLike[str], worker: str | None = None,
+                          env: str | None = None) -> None:
+    """The door's own refusal (whatever the caller checked): a config with a custom build
+    (`build.command` runs through a shell during the upload, with the token) or a cross-Worker
+    migration is never handed to wrangler; neither is one helm-guard cannot parse."""
+    from helm_guard.jsonc import parse_text
+    from helm_guard.preflight import config_refusals
+
+    path = Path(config)
+    try:
+        doc = parse_text(path.read_bytes(), str(path))
+    except FileNotFoundError:
+        raise WranglerError(f"wrangler config not found: {path}") from None
+    except OSError as exc:
+        raise WranglerError(f"wrangler config {path} is unreadable: {exc.strerror or exc}"
+                            ) from None
+    if doc.error is not None:
+        raise WranglerError(f"refusing to run wrangler: {path} does not parse ({doc.error.message}"
+                            f" at {doc.error.line}:{doc.error.col})")
+    problems = config_refusals(doc.value, str(path), worker, env)
+    if problems:
+        raise WranglerError("refusing to run wrangler with the Cloudflare token:\n"
+                            + "\n".join(f"  - {p}" for p in problems),
+                            hint="custom builds run repository code; build in a step without "
+                            "credentials and point `main` at the result")
 
 
 def _kill_group(proc: subprocess.Popen[str]) -> tuple[str, str]:

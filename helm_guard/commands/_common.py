@@ -50,3 +50,30 @@ def keep_until_exit(value: object) -> None:
     10 ms, just before the process ends without freeing anything (`cli.console_main`). Only the
     latest value is kept, so an in-process caller running commands in a loop holds one."""
     _KEPT[:] = [value]
+
+
+def add_common_arguments(p: argparse.ArgumentParser) -> None:
+    """`--shop`, `--fleet`, `--remote`, `--wrangler`, `--wrangler-timeout` (deploy, rollback)."""
+    from helm_guard.cloudflare.wrangler import DEFAULT_TIMEOUT
+
+    p.add_argument("--shop", required=True, metavar="SLUG", help="the shop's slug")
+    add_fleet_option(p)
+    p.add_argument(
+        "--remote",
+        metavar="NAME",
+        help="the git remote holding the halt state and ledger "
+        '(default: the fleet file\'s "state.remote", else origin)',
+    )
+    p.add_argument(
+        "--wrangler",
+        metavar="PATH",
+        help="the wrangler executable (default: $HELM_GUARD_WRANGLER, else the fleet "
+        "root's node_modules/.bin/wrangler); it must be the pinned wrangler 4.86.0",
+    )
+    p.add_argument(
+        "--wrangler-timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"give up on one wrangler call after this long (default: {DEFAULT_TIMEOUT:g})",
+    )

@@ -18,18 +18,25 @@ live. This command splits it, and checks in between:
    one recomputed from this checkout; without `--digest` the recomputed one is recorded) and
    the halt state (read from the remote, fail closed; a halt covering the shop blocks) and
    the deploy order (a newer commit already ledgered for this shop and stage blocks);
-2. upload: `wrangler versions upload --config <shop's config> [--env E] --name <worker>`
-   (auto-provisioning off): a new version, deploys nothing;
-3. check the uploaded version: read *that* version back (`versions view <id> --json`) and
-   compare its bindings with the shop's expected ones (registry + naming,
-   `helm_guard.bindings`); any difference stops here, before anything is live, and says what
-   differed and whose resource it is;
+   Then, still before anything runs: wrangler must be the pinned 4.86.0 package
+   (`helm_guard.cloudflare.sandbox`), and the repository must hold nothing a deploy must not
+   act on (`helm_guard.preflight`: a custom build, a cross-Worker migration, a foreign tail
+   consumer, another account, `.env` files, a deploy redirect, a wrangler config above the
+   fleet root);
+2. upload: `wrangler versions upload --config <shop's config, absolute> [--env E] --name
+   <worker>` (auto-provisioning off), run from a neutral folder with an empty `--env-file` and
+   an environment built from scratch: a new version, deploys nothing;
+3. check: read *that* version back under the Worker's own path (API door,
+   `helm_guard.cloudflare.readback`: a version of another Worker is a 404) and judge its
+   bindings with the one judge (`helm_guard.deploying.judge` = `bindings.judge_bindings` over
+   `Fleet.owned`); read the Worker's tail consumers and custom domains and judge them too;
+   any difference stops here, before anything is live, and says whose resource it is;
 4. activate: `wrangler versions deploy <id>@100`;
-5. confirm: re-read the live deployment (`deployments status --json`): the version must be at
-   100%, and its bindings (read again) must still match;
+5. confirm: re-read the newest deployment: the version must be at 100%; its bindings and the
+   Worker's attachments are judged again; Cloudflare's `created_on` is when it went live;
 6. record: append `{action: deploy, worker, version_id, commit, digest, actor, env, stage,
-   ...}` to the shop's ledger on the state branch (`helm_guard.state.append_ledger`); `stage`
-   is null for production.
+   live_since, ...}` to the shop's ledger on the state branch
+   (`helm_guard.state.append_ledger`); `stage` is null for production.
 
 Test seam: `deploy_shop(..., before_upload=fn)` calls `fn(config_path)` after the check and
 before the upload. Tests use it to swap the config's `database_id` in that window (the race
@@ -40,31 +47,35 @@ is a Python keyword only: no flag or environment variable reaches it.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple, TextIO
+from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
 from helm_guard import state
-from helm_guard.bindings import (
-    Difference,
-    ExpectedBindings,
-    OwnerIndex,
-    compare,
-    describe,
-    expected_bindings,
-    other_shops,
-)
-from helm_guard.cloudflare.wrangler import DEFAULT_TIMEOUT, Wrangler, bindings_of, validate_message
-from helm_guard.commands._common import add_fleet_option
+from helm_guard.bindings import ExpectedBindings, OwnerIndex, expected_bindings
+from helm_guard.cloudflare import readback
+from helm_guard.cloudflare.wrangler import Wrangler, bindings_of, validate_message
+from helm_guard.commands._common import add_common_arguments
 from helm_guard.commands.verify import verify_shop
+from helm_guard.deploying import (
+    actor,
+    explain,
+    judge,
+    judge_attachments,
+    make_wrangler,
+    remote_of,
+    safe_bindings,
+)
 from helm_guard.errors import EXIT_OK, Blocked, UsageError
 from helm_guard.fleet import Fleet, Tenant
 from helm_guard.incident import Steps
 from helm_guard.secrets_policy import require_in_version
 from helm_guard.slugs import check_shop_slug
+
+if TYPE_CHECKING:
+    from helm_guard.cloudflare.api import Client
 
 TOTAL = 6
 _ENV_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}\Z")  # as in the plan (helm_guard.plan)
@@ -83,78 +94,19 @@ class ShopTarget(NamedTuple):
     owners: OwnerIndex
     digest: str
     stage: str | None = None  # None: production
+    doc: Any = None  # the parsed config (what the check read)
+    resolved: Any = None  # the resolved target (`helm_guard.resolve.Target`)
+
+    @property
+    def tenant(self) -> Tenant:
+        return Tenant(self.slug, self.stage)
 
     def label(self) -> str:
         """`bravo` or `bravo (staging)`."""
-        return Tenant(self.slug, self.stage).label()
+        return self.tenant.label()
 
 
-# ---------------------------------------------------------------------- shared helpers
-def add_common_arguments(p: argparse.ArgumentParser) -> None:
-    """`--shop`, `--fleet`, `--remote`, `--wrangler`, `--wrangler-timeout` (deploy, rollback)."""
-    p.add_argument("--shop", required=True, metavar="SLUG", help="the shop's slug")
-    add_fleet_option(p)
-    p.add_argument(
-        "--remote",
-        metavar="NAME",
-        help="the git remote holding the halt state and ledger "
-        '(default: the fleet file\'s "state.remote", else origin)',
-    )
-    p.add_argument(
-        "--wrangler",
-        metavar="PATH",
-        help="the wrangler executable (default: $HELM_GUARD_WRANGLER, else the fleet "
-        "root's node_modules/.bin/wrangler)",
-    )
-    p.add_argument(
-        "--wrangler-timeout",
-        type=float,
-        default=DEFAULT_TIMEOUT,
-        metavar="SECONDS",
-        help=f"give up on one wrangler call after this long (default: {DEFAULT_TIMEOUT:g})",
-    )
-
-
-def remote_of(fleet: Fleet, explicit: str | None) -> str:
-    """`--remote`, else the fleet file's `state.remote`, else origin."""
-    remote = explicit or (fleet.data.get("state") or {}).get("remote") or "origin"
-    if remote.startswith("-") or not remote.strip():
-        raise UsageError(f"--remote {remote!r} is not a remote name")
-    return str(remote)
-
-
-def make_wrangler(args: argparse.Namespace, fleet: Fleet) -> Wrangler:
-    """The wrangler to run, from `--wrangler`/`$HELM_GUARD_WRANGLER`/the fleet root."""
-    return Wrangler(args.wrangler, fleet_root=fleet.root, timeout=args.wrangler_timeout)
-
-
-def actor(repo: Path) -> str:
-    """Who is acting: `$GITHUB_ACTOR` in CI, else the git identity."""
-    from helm_guard import gitio
-
-    if os.environ.get("GITHUB_ACTOR"):
-        return f"{os.environ['GITHUB_ACTOR']} (GitHub Actions)"
-    try:
-        return gitio.identity(repo)
-    except gitio.GitError:
-        return "unknown"
-
-
-def safe_bindings(bindings: list[dict[str, Any]]) -> list[dict[str, str]]:
-    """Bindings reduced to name, type and the identity they point at: what the ledger and
-    the screen may show (no var values, and secrets never carry values anyway)."""
-    return [{"name": b["name"], "type": b["type"], "points_at": describe(b)} for b in bindings]
-
-
-def explain(diffs: list[Difference], shop: str) -> str:
-    """The differences as lines, ending with the other shops involved."""
-    lines = [f"  - {d.message}" for d in diffs]
-    others = other_shops(diffs, shop)
-    if others:
-        lines.append(f"  other shop(s) involved: {', '.join(others)}")
-    return "\n".join(lines)
-
-
+# ---------------------------------------------------------------------- helpers
 def check_env_name(env: str | None) -> str | None:
     """Validate `--env` before it reaches anything else (None: production)."""
     if env is None:
@@ -246,6 +198,8 @@ def find_target(fleet_path: str | None, slug: str, env: str | None = None) -> Sh
         OwnerIndex(fleet),
         digest,
         stage,
+        doc,
+        t.target,
     )
 
 
@@ -344,7 +298,17 @@ def deploy_shop(
         if wrangler is None:
             assert wrangler_args is not None
             wrangler = make_wrangler(wrangler_args, fleet)
-        wrangler.executable  # noqa: B018 - locate it now: a missing wrangler blocks here
+        wrangler.executable  # noqa: B018 - locate and verify it now: a bad wrangler blocks here
+        from helm_guard.cloudflare.api import Client
+        from helm_guard.preflight import check_repository
+
+        check_repository(fleet, target.tenant, target.config, target.config_rel, target.doc,
+                         target.resolved,
+                         wrangler.credentials().get("CLOUDFLARE_ACCOUNT_ID"), repo)
+        s.say("no custom build, cross-Worker migration, foreign tail consumer, other account, "
+              ".env file, deploy redirect or parent wrangler config")
+        settings = wrangler.api_settings()  # the same allow-listed settings wrangler gets
+        client = Client(settings)
 
     env_flag = f" --env={target.env}" if target.env is not None else ""
     with steps.step(2, "upload a new version (not live yet)") as s:
@@ -357,18 +321,16 @@ def deploy_shop(
         version_id = wrangler.versions_upload(
             target.config,
             name=target.worker,
-            cwd=target.config.parent,
             env=target.env,
             message=message,
         )
         s.say(f"version {version_id}", note=True)
 
-    with steps.step(3, "check the uploaded version's bindings") as s:
-        version = wrangler.versions_view(version_id, name=target.worker)
-        bindings = bindings_of(version)
+    with steps.step(3, "check the uploaded version and the Worker's attachments") as s:
+        bindings = bindings_of(readback.version(client, target.worker, version_id))
         for b in safe_bindings(bindings):
             s.say(f"{b['name']}: {b['points_at']}")
-        diffs = compare(bindings, target.expected, target.owners)
+        diffs = judge(fleet, target.tenant, bindings)
         if diffs:
             raise Blocked(
                 f"version {version_id} of {target.worker} does not bind shop "
@@ -377,11 +339,14 @@ def deploy_shop(
                 hint=f"fix {target.config_rel} (the registry in {fleet.path.name} is the "
                 "truth), then deploy again",
             )
-        s.say("bindings match the registry")
+        s.say(f"{version_id} is a version of {target.worker}; bindings match the registry")
+        domains = attachments(client, target)
+        s.say("tail consumers and custom domains are the shop's own"
+              + (f" ({len(domains)} domain(s))" if domains else ""))
         require_in_version(fleet, Tenant(slug, target.stage), bindings,  # required secrets
                            version_id=version_id, worker=target.worker)
 
-    with steps.step(4, f"activate {version_id} at 100%") as s:
+    with steps.step(4, f"activate {version_id} at 100%"):
         wrangler.versions_deploy(
             version_id,
             name=target.worker,
@@ -391,8 +356,9 @@ def deploy_shop(
         )
 
     with steps.step(5, "confirm the live deployment") as s:
-        confirm_live(wrangler, target, version_id)
-        s.say(f"{version_id} serves 100% and binds shop {target.label()}'s own resources")
+        live_since = confirm_live(client, target, version_id)
+        s.say(f"{version_id} serves 100% since {live_since or '(unknown)'} and binds shop "
+              f"{target.label()}'s own resources; tail consumers and custom domains are its own")
 
     with steps.step(6, "record in the ledger") as s:
         commit = gitio.rev_parse(repo, "HEAD")
@@ -408,6 +374,7 @@ def deploy_shop(
             "stage": target.stage,
             "message": message,
             "bindings": safe_bindings(bindings),
+            "live_since": live_since,
         }
         try:
             appended = state.append_ledger(repo, remote_name, slug, record)
@@ -422,28 +389,43 @@ def deploy_shop(
     return record
 
 
-def confirm_live(wrangler: Wrangler, target: ShopTarget, version_id: str) -> None:
-    """Re-read the live deployment: `version_id` at 100% with the expected bindings."""
-    status = wrangler.deployments_status(name=target.worker)
-    traffic = status.get("versions") if isinstance(status, dict) else None
-    live = [
-        (v.get("version_id"), v.get("percentage")) for v in traffic or [] if isinstance(v, dict)
-    ]
-    if live != [(version_id, 100)]:
+def attachments(client: Client, target: ShopTarget) -> list[dict[str, Any]]:
+    """Read the Worker's tail consumers and custom domains; Blocked unless all its own.
+    Returns the custom domains."""
+    settings = readback.script_settings(client, target.worker)
+    domains = readback.custom_domains(client, target.worker)
+    diffs = judge_attachments(target.fleet, target.tenant, settings, domains)
+    if diffs:
         raise Blocked(
-            f"the live deployment of {target.worker} is {live or 'empty'}, not "
+            f"Worker {target.worker} has attachments that are not shop {target.label()}'s "
+            "own:\n" + explain(diffs, target.slug),
+            hint="detach them in Cloudflare (or register them for the shop), then deploy again",
+        )
+    return domains
+
+
+def confirm_live(client: Client, target: ShopTarget, version_id: str) -> str | None:
+    """Re-read the live deployment: `version_id` at 100% with the expected bindings,
+    attachments still the shop's own. Returns when it went live (Cloudflare's `created_on`)."""
+    now = readback.live(client, target.worker)
+    if now.traffic != [(version_id, 100.0)]:
+        raise Blocked(
+            f"the live deployment of {target.worker} is {now.traffic or 'empty'}, not "
             f"{version_id} at 100%",
             hint="look at `wrangler deployments status`; someone or something else deployed",
         )
-    diffs = compare(
-        bindings_of(wrangler.versions_view(version_id, name=target.worker)),
-        target.expected,
-        target.owners,
-    )
-    if diffs:
+    bindings = bindings_of(readback.version(client, target.worker, version_id))
+    diffs = judge(target.fleet, target.tenant, bindings)
+    try:
+        attachments(client, target)
+    except Blocked as exc:
+        diffs_text = exc.message
+    else:
+        diffs_text = ""
+    if diffs or diffs_text:
         raise Blocked(
             f"LIVE version {version_id} does not bind shop {target.label()}'s own resources:\n"
-            + explain(diffs, target.slug),
+            + (explain(diffs, target.slug) if diffs else diffs_text),
             hint=(
                 f"roll back now: helm-guard rollback --shop {target.slug}"
                 if target.stage is None
@@ -451,3 +433,4 @@ def confirm_live(wrangler: Wrangler, target: ShopTarget, version_id: str) -> Non
                 f"{target.worker}`): helm-guard rollback covers production targets only"
             ),
         )
+    return now.created_on

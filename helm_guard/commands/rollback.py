@@ -34,8 +34,12 @@ request took effect after all) it skips to verify and record, reusing the incide
 "before" bindings and its timeline; if a completed rollback to the live version is recorded it
 reports that and stops. Every failure says at which step it stopped and how to continue.
 
-wrangler runs with `--name` and a private empty config (never the shop's config: that file may
-be the very thing that was swapped).
+wrangler runs only for the rollback request itself, with `--name` and a private empty config
+(never the shop's config: that file may be the very thing that was swapped), in the sandbox of
+`helm_guard.cloudflare.sandbox`; every read (deployments, versions, the live version) goes
+through the API door (`helm_guard.cloudflare.readback`). The incident file records when the bad
+version went live (the `created_on` of the oldest deployment in Cloudflare's history that gave
+it traffic), which bounds the data audit.
 
 This module parses the arguments and runs the steps in order; the steps themselves live in
 `helm_guard.rollback` (see its package docstring for which module does what).
@@ -49,7 +53,7 @@ from pathlib import Path
 from typing import TextIO
 
 from helm_guard.cloudflare.wrangler import VERSION_ID_RE, Wrangler, validate_message
-from helm_guard.commands.deploy import add_common_arguments
+from helm_guard.commands._common import add_common_arguments
 from helm_guard.errors import EXIT_BLOCKED, EXIT_OK, HelmGuardError, UsageError
 from helm_guard.incident import INCIDENT_DIR, same_kind
 from helm_guard.rollback.apply import roll_back, verify

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from helm_guard.bindings import compare
+from helm_guard.cloudflare import readback
 from helm_guard.cloudflare.wrangler import SECRETS_CHANGED_CODE, WranglerError, bindings_of
+from helm_guard.deploying import judge
 from helm_guard.errors import Blocked
 from helm_guard.incident import Step
 
@@ -87,17 +88,12 @@ def secrets_changed(rb: Rollback, s: Step, exc: WranglerError) -> None:
 def verify(rb: Rollback, s: Step) -> bool:
     """Step 6: the target must serve 100% and bind exactly the expected resources."""
     assert rb.target_id is not None
-    status = rb.w.deployments_status(name=rb.worker)
-    traffic = [
-        (v.get("version_id"), v.get("percentage"))
-        for v in status.get("versions") or []
-        if isinstance(v, dict)
-    ]
+    traffic = readback.live(rb.api, rb.worker).traffic
     problems = []
-    if traffic != [(rb.target_id, 100)]:
+    if traffic != [(rb.target_id, 100.0)]:
         problems.append(f"the live deployment is {traffic or 'empty'}, not {rb.target_id} at 100%")
-    now = bindings_of(rb.w.versions_view(rb.target_id, name=rb.worker))
-    diffs = compare(now, rb.expected, rb.index)
+    now = bindings_of(readback.version(rb.api, rb.worker, rb.target_id))
+    diffs = judge(rb.fleet, rb.tenant, now)
     problems += [d.message for d in diffs]
     if problems:
         s.say("!!! VERIFY FAILED: the shop is NOT known to be safe !!!")

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from helm_guard import state
 from helm_guard.bindings import other_shops
-from helm_guard.commands.deploy import actor, safe_bindings
+from helm_guard.deploying import actor, safe_bindings
 from helm_guard.errors import HelmGuardError
 from helm_guard.incident import StepRecord, utc_now
 
@@ -84,6 +84,8 @@ def journal(rb: Rollback) -> None:
         rb.diff_lines = list(p.record.get("differences", []))
         rb.others = list(p.record.get("other_shops", []))
         rb.earlier = list(p.timeline)
+        went = p.record.get("went_live")
+        rb.live_since = went if isinstance(went, str) else None
         return
     now = utc_now()
     rb.incident_id = f"{now.strftime('%Y%m%dT%H%M%SZ')}-{rb.slug}-{secrets.token_hex(3)}"
@@ -105,6 +107,7 @@ def journal(rb: Rollback) -> None:
         "before_rows": rb.before_rows,
         "differences": rb.diff_lines,
         "other_shops": rb.others,
+        "went_live": rb.live_since,
         "steps": [r.to_json() for r in rb.steps.records[:4]],
     }
     state.append_ledger(rb.repo, rb.remote, rb.slug, record)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from helm_guard import state
-from helm_guard.commands.deploy import actor
+from helm_guard.deploying import actor
 from helm_guard.incident import Incident, Step, StepRecord, fmt_time, utc_now, write_incident
 
 if TYPE_CHECKING:
@@ -53,6 +53,8 @@ def record(rb: Rollback, s: Step) -> None:
         timeline=timeline,
         forced_secrets=rb.forced,
         owner=owner if isinstance(owner, str) else None,
+        went_live=rb.live_since,
+        rolled_back=next((r.started for r in reversed(timeline) if r.n == 5), None),
     )
     path = write_incident(rb.repo, incident)
     rel = path.relative_to(rb.repo).as_posix()
@@ -72,6 +74,7 @@ def record(rb: Rollback, s: Step) -> None:
             "other_shops": rb.others,
             "forced_secrets": rb.forced,
             "incident_file": rel,
+            "went_live": rb.live_since,
             "recorded": fmt_time(utc_now()),
         },
     )

@@ -9,15 +9,16 @@ from typing import Any, TextIO
 
 from helm_guard import state
 from helm_guard.bindings import (
-    Difference,
     ExpectedBindings,
+    Mismatch,
     OwnerIndex,
     expected_bindings,
     owner_note,
 )
 from helm_guard.cloudflare.wrangler import Wrangler
-from helm_guard.commands.deploy import make_wrangler, remote_of
+from helm_guard.deploying import make_wrangler, remote_of
 from helm_guard.errors import UsageError
+from helm_guard.fleet import Tenant
 from helm_guard.incident import Step, StepRecord, Steps, binding_rows
 from helm_guard.rollback.ledger import Pending
 
@@ -31,7 +32,8 @@ class Rollback:
     pending: Pending | None  # step 2
     live_id: str | None
     live_bindings: list[dict[str, Any]]
-    live_diffs: list[Difference]
+    live_diffs: list[Mismatch]
+    live_since: str | None  # when the live version first served traffic (Cloudflare)
     target_bindings: list[dict[str, Any]]
     incident_id: str  # step 5 (the journal)
     started: str
@@ -76,6 +78,7 @@ class Rollback:
                 f"shop {slug!r} is not in the registry of {self.fleet.path}",
                 hint="known shops: " + ", ".join(sorted(self.fleet.shops)),
             )
+        self.tenant = Tenant(slug)
         self.expected: ExpectedBindings = expected_bindings(self.fleet, slug)
         self.worker = self.expected.worker
         self.index = OwnerIndex(self.fleet)
@@ -86,6 +89,9 @@ class Rollback:
             wrangler = make_wrangler(wrangler_args, self.fleet)
         self.w = wrangler
         self.w.executable  # noqa: B018 - a missing wrangler must stop us before the halt
+        from helm_guard.cloudflare.api import Client
+
+        self.api = Client(self.w.api_settings())  # reads: one request instead of a process
         self.steps = Steps(TOTAL, out=out, name="rollback")
         self.halt_text = ""
         self.target_id: str | None = to
