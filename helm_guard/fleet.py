@@ -13,6 +13,9 @@ Layouts (per `configs` entry):
 
 A *tenant* is (shop, stage) with stage None for production. Every deployable target must
 resolve to exactly one registered tenant; every resource identity belongs to one tenant.
+
+Why over 400 lines: the fleet file and the registry's one definition of a tenant's own
+resources (`Fleet.owned`, `owner_index`); splitting the definition would make two truths.
 """
 
 from __future__ import annotations

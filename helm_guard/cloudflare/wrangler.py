@@ -39,6 +39,10 @@ runs `wrangler versions deploy <id>@100 -y`, which sends the identical deploymen
 (same body, no `force`) but has no 10220 handler, so the API's refusal surfaces as a
 `WranglerError` with `code == 10220` and `changed_secrets`. Only `force_secrets=True` runs
 `wrangler rollback <id>`, which then forces exactly when the API asks.
+
+Why over 400 lines: the one door to wrangler: finding and verifying the pinned package, the
+environment built from scratch, and one method per wrangler command with its output parsing;
+splitting it would open a second door.
 """
 
 from __future__ import annotations

@@ -42,6 +42,9 @@ Test seam: `deploy_shop(..., before_upload=fn)` calls `fn(config_path)` after th
 before the upload. Tests use it to swap the config's `database_id` in that window (the race
 a real swap would exploit) and prove that step 3 stops the deploy before activation. The seam
 is a Python keyword only: no flag or environment variable reaches it.
+
+Why over 400 lines: the deploy's steps, each with its message and recovery advice, read top
+to bottom as the runbook does.
 """
 
 from __future__ import annotations

@@ -44,7 +44,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, *, client: Any = None, stdin: TextIO | None = None,
         out: TextIO | None = None) -> int:
     from helm_guard import state
-    from helm_guard.commands.deploy import actor, remote_of
+    from helm_guard.deploying import actor, remote_of
     from helm_guard.fleet import find_fleet_file, load_fleet
     from helm_guard.recovery import restore
     from helm_guard.recovery.settings import client_from_env

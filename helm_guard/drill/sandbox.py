@@ -18,6 +18,9 @@ in particular a real CLOUDFLARE_API_TOKEN), or write into a real GitHub job (GIT
 that makes `python -m helm_guard` run this very helm-guard. Every git command of the sandbox goes
 through `helm_guard.gitio` (the one git door) with `child_env()` as its whole environment
 (`gitio.run(base_env=...)`: gitio scrubs it again, nothing of this process's own is added).
+
+Why over 400 lines: the sandbox's clone, bare remote, emulator and wrangler set-up belong
+together; each part is short.
 """
 
 from __future__ import annotations

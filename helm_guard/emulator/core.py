@@ -5,6 +5,9 @@ An API area is a mixin class derived from `EmulatorCore`. It keeps its own state
 `_init_area`, cooperatively) and adds a router to `_account_routers()`: a method that answers
 a request under `/accounts/{account}` with `(status, result, extra)` or returns None when the
 path is not its own. `CloudflareEmulator` (in `__init__.py`) combines the areas.
+
+Why over 400 lines: HTTP plumbing, recording, fault injection and routing share one lock
+and one request record.
 """
 
 from __future__ import annotations

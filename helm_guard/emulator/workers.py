@@ -20,6 +20,9 @@ Rules of `POST S/deployments` (documented divergences from the real API are mark
 - without `?force=true`, a version created before a secret of the script last changed ->
   400, code 10220, message `The following secrets have changed: A, B` (the text wrangler 4.86
   parses in `versions/rollback/index.ts`; it then retries with `?force=true`).
+
+Why over 400 lines: versions, deployments and the API's rules about them (rollback
+window, changed secrets) are one state machine.
 """
 
 from __future__ import annotations
