@@ -11,13 +11,8 @@ SESSIONS_DDL = ("CREATE TABLE {table} (id TEXT PRIMARY KEY, {column} INTEGER NOT
 
 
 def seed_database(emu: CloudflareEmulator, name: str, database_id: str) -> None:
-    """A D1 database with the registry's id (the emulator picks random ids: re-key it)."""
-    made = emu.add_d1_database(name)
-    with emu._lock:
-        emu._d1[database_id] = {**emu._d1.pop(made), "uuid": database_id}
-        conns = getattr(emu, "_d1_conn", None)  # the emulator's sqlite data, when it has it
-        if isinstance(conns, dict):
-            conns[database_id] = conns.pop(made)
+    """A D1 database with the registry's id."""
+    emu.add_d1_database(name, database_id)
 
 
 def seed_sessions(emu: CloudflareEmulator, database_id: str, staff_counts: dict[object, int],

@@ -126,7 +126,7 @@ class Attack(NamedTuple):
 ATTACKS: dict[str, Attack] = {
     "build-command": Attack(build_command, "custom build"),
     "env-override-name": Attack(env_override_name, "shops/acme/.env:"),
-    "env-base-url": Attack(env_base_url, ".env.local:"),
+    "env-base-url": Attack(env_base_url, "HG104 at .env:1:1"),  # the check sees it first
     "env-per-env": Attack(env_per_env, "shops/bravo/.env.staging:", "bravo", "staging",
                           "helm-bravo-staging", ACME),
     "redirect": Attack(redirect, ".wrangler/deploy/config.json"),
