@@ -70,10 +70,6 @@ def test_rule_example(case: Path, tmp_path: Path) -> None:
             assert any(e.fragment in m for m in messages), (e, messages)
 
 
-# Rules whose near misses (`ok_` cases) are still to be written by their authors.
-NEAR_MISS_TODO = {"HG206", "HG207", "HG503", "HG803", "HG804", "HG805", "HG806"}
-
-
 def test_every_rule_has_bad_and_near_miss_examples() -> None:
     """Each rule folder is `<ID>_<name>` of a registered rule; it holds at least one `bad_*`
     case that the rule reports and one `ok_*` near miss with no finding at all."""
@@ -96,8 +92,7 @@ def test_every_rule_has_bad_and_near_miss_examples() -> None:
             else:
                 assert not found, f"{case}: a near miss must be clean, expects {found}"
         assert any(p.name.startswith("bad_") for p in kids), f"{folder}: no bad_ case"
-        if rule_id not in NEAR_MISS_TODO:
-            assert any(p.name.startswith("ok_") for p in kids), f"{folder}: no ok_ near miss"
+        assert any(p.name.startswith("ok_") for p in kids), f"{folder}: no ok_ near miss"
     # HG202 needs wrangler's own schema file: tests/test_wrangler_schema.py covers it
     missing = {f"{m.id}_{m.name}" for m in metas.values()} - set(folders) - {
         f"HG202_{metas['HG202'].name}"}
