@@ -449,14 +449,19 @@ class Wrangler:
             )
         return WranglerResult(argv, proc.returncode, stdout, stderr, seconds)
 
-    def _run_json(
+    def _worker_json(
         self,
         args: list[str],
         *,
+        name: str,
         config: str | os.PathLike[str] | None,
         env: str | None,
         expect: type,
     ) -> Any:
+        """`wrangler <args> --name=<name> --json` for one Worker: its output parsed as JSON of
+        type `expect` (WranglerError otherwise). The Worker name is validated first."""
+        validate_worker_name(name)
+        args = [*args, f"--name={name}", "--json"]
         result = self.run_with_config(args, config=config, env=env)
         try:
             data = parse_json_output(result.stdout)
@@ -547,12 +552,8 @@ class Wrangler:
     ) -> dict[str, Any]:
         """`wrangler versions view <id> --json`: the version as the API returns it."""
         validate_version_id(version_id)
-        validate_worker_name(name)
-        data: dict[str, Any] = self._run_json(
-            ["versions", "view", version_id, f"--name={name}", "--json"],
-            config=config,
-            env=env,
-            expect=dict,
+        data: dict[str, Any] = self._worker_json(
+            ["versions", "view", version_id], name=name, config=config, env=env, expect=dict
         )
         return data
 
@@ -564,9 +565,8 @@ class Wrangler:
         env: str | None = None,
     ) -> list[dict[str, Any]]:
         """`wrangler versions list --json`: the deployable versions, oldest first."""
-        validate_worker_name(name)
-        data: list[dict[str, Any]] = self._run_json(
-            ["versions", "list", f"--name={name}", "--json"], config=config, env=env, expect=list
+        data: list[dict[str, Any]] = self._worker_json(
+            ["versions", "list"], name=name, config=config, env=env, expect=list
         )
         return data
 
@@ -578,12 +578,8 @@ class Wrangler:
         env: str | None = None,
     ) -> list[dict[str, Any]]:
         """`wrangler deployments list --json`: deployments, oldest first (wrangler sorts)."""
-        validate_worker_name(name)
-        data: list[dict[str, Any]] = self._run_json(
-            ["deployments", "list", f"--name={name}", "--json"],
-            config=config,
-            env=env,
-            expect=list,
+        data: list[dict[str, Any]] = self._worker_json(
+            ["deployments", "list"], name=name, config=config, env=env, expect=list
         )
         return data
 
@@ -596,12 +592,8 @@ class Wrangler:
     ) -> dict[str, Any]:
         """`wrangler deployments status --json`: the latest deployment. A Worker without
         deployments is a WranglerError ("The Worker X has no deployments.")."""
-        validate_worker_name(name)
-        data: dict[str, Any] = self._run_json(
-            ["deployments", "status", f"--name={name}", "--json"],
-            config=config,
-            env=env,
-            expect=dict,
+        data: dict[str, Any] = self._worker_json(
+            ["deployments", "status"], name=name, config=config, env=env, expect=dict
         )
         return data
 
