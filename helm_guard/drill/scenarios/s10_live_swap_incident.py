@@ -6,13 +6,11 @@ verified, an incident file is written, and deploys are resumed."""
 from __future__ import annotations
 
 import json
-import sys
-from typing import Any
 
 from helm_guard.drill import Record
-from helm_guard.drill.sandbox import WRANGLER_HINT, Workspace
-from helm_guard.drill.scenarios._common import CannotInject, FleetView, expect_exit
-from helm_guard.drill.scenarios._setup import ensure_pair
+from helm_guard.drill.sandbox import Workspace
+from helm_guard.drill.scenarios._common import expect_exit
+from helm_guard.drill.scenarios._swap import seed_ledger, swap_setup, version_bindings
 
 NAME = "live-swap-incident"
 TITLE = "Swapped version live: halt, rollback, verify, incident file, resume"
@@ -27,46 +25,17 @@ NEEDS_WRANGLER = True
 DRILL_ACTOR = "helm-guard drill"
 
 
-def _bindings(target: Any, d1_override: str | None = None) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for b in target.bindings("d1_databases"):
-        out.append({"type": "d1", "name": b.get("binding"),
-                    "id": d1_override or b.get("database_id")})
-    for b in target.bindings("r2_buckets"):
-        out.append({"type": "r2_bucket", "name": b.get("binding"),
-                    "bucket_name": b.get("bucket_name")})
-    return out
-
-
-def _seed_ledger(ws: Workspace, shop: str, record: dict[str, Any]) -> bool:
-    code = ("import json, sys\n"
-            "from helm_guard import state\n"
-            "state.append_ledger('.', 'origin', sys.argv[1], json.loads(sys.argv[2]))\n")
-    run = ws.run("seed the deploy ledger (set-up)",
-                 [sys.executable, "-c", code, shop, json.dumps(record)])
-    return run.exit_code == 0
-
-
 def run(ws: Workspace, rec: Record) -> None:
-    rec.begin("set-up")
-    if ws.sandbox.wrangler is None:
-        rec.expect("the real wrangler is available", "wrangler 4.86.0 (`--wrangler PATH`, "
-                   "HELM_GUARD_WRANGLER, node_modules/.bin/wrangler or tests/node)",
-                   WRANGLER_HINT, False)
+    setup = swap_setup(ws, rec)
+    if setup is None:
         return
-    a, b = ensure_pair(ws, rec, "d1_databases", "database_id")
-    rec.begin("set-up")
-    view = FleetView(ws)
-    target = view.target_of(a.shop).target
-    if target.worker is None:
-        raise CannotInject(f"shop {a.shop}'s target has no worker name")
-    worker: str = target.worker
+    a, b, target, worker = setup
     emu = ws.sandbox.emulator
-    good = _bindings(target)
-    swapped = _bindings(target, d1_override=str(b.value))
+    good = version_bindings(target)
+    swapped = version_bindings(target, d1_override=str(b.value))
     v1 = emu.seed_version(worker, good, deploy=True, message="drill: good v1")
     v2 = emu.seed_version(worker, good, deploy=True, message="drill: good v2")
-    ledger = all(_seed_ledger(ws, a.shop, {
+    ledger = all(seed_ledger(ws, a.shop, {
         "action": "deploy", "worker": worker, "version_id": v, "commit": ws.start_sha,
         "digest": None, "actor": DRILL_ACTOR, "message": "seeded by the drill"})
         for v in (v1, v2))

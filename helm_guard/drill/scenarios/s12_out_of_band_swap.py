@@ -9,10 +9,9 @@ import json
 from typing import Any
 
 from helm_guard.drill import Record
-from helm_guard.drill.sandbox import WRANGLER_HINT, Workspace
-from helm_guard.drill.scenarios._common import CannotInject, FleetView, expect_exit
-from helm_guard.drill.scenarios._setup import ensure_pair
-from helm_guard.drill.scenarios.s10_live_swap_incident import _bindings, _seed_ledger
+from helm_guard.drill.sandbox import Workspace
+from helm_guard.drill.scenarios._common import expect_exit
+from helm_guard.drill.scenarios._swap import seed_ledger, swap_setup, version_bindings
 
 NAME = "out-of-band-swap"
 TITLE = "Out-of-band swapped deploy: audit detects, halts, rollback restores"
@@ -37,26 +36,17 @@ def _row(stdout: str, tenant: str) -> dict[str, Any] | None:
 
 
 def run(ws: Workspace, rec: Record) -> None:
-    rec.begin("set-up")
-    if ws.sandbox.wrangler is None:
-        rec.expect("the real wrangler is available", "wrangler 4.86.0 (`--wrangler PATH`, "
-                   "HELM_GUARD_WRANGLER, node_modules/.bin/wrangler or tests/node)",
-                   WRANGLER_HINT, False)
+    setup = swap_setup(ws, rec)
+    if setup is None:
         return
-    a, b = ensure_pair(ws, rec, "d1_databases", "database_id")
-    rec.begin("set-up")
-    view = FleetView(ws)
-    target = view.target_of(a.shop).target
-    if target.worker is None:
-        raise CannotInject(f"shop {a.shop}'s target has no worker name")
-    worker: str = target.worker
+    a, b, target, worker = setup
     emu = ws.sandbox.emulator
-    good = emu.seed_version(worker, _bindings(target), deploy=True, message="drill: good")
-    ledgered = _seed_ledger(ws, a.shop, {
+    good = emu.seed_version(worker, version_bindings(target), deploy=True, message="drill: good")
+    ledgered = seed_ledger(ws, a.shop, {
         "action": "deploy", "worker": worker, "version_id": good, "commit": ws.start_sha,
         "digest": None, "actor": "helm-guard drill", "message": "seeded by the drill",
         "stage": None})
-    swapped = emu.out_of_band_deploy(worker, _bindings(target, d1_override=str(b.value)),
+    swapped = emu.out_of_band_deploy(worker, version_bindings(target, d1_override=str(b.value)),
                                      author_email=LAPTOP, message="quick fix from my laptop")
     live = (emu.live_version(worker) or {}).get("id")
     rec.expect("set-up: the swapped version is live, deployed out of band",
