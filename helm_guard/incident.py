@@ -180,6 +180,19 @@ def same_kind(exc: HelmGuardError, message: str, hint: str | None) -> HelmGuardE
     return UsageError(message, hint=hint)
 
 
+def run_steps(steps: Steps, title: str, *, dry_run: bool, body: Callable[[], int],
+              continue_hint: Callable[[], str], joint: str = "\n  ") -> int:
+    """Say `title` (and that a dry run changes nothing), run `body` and return its exit code;
+    an error it raises is raised again, same kind and message, its hint (if any, then `joint`)
+    followed by `continue_hint()`: how to continue from where the run stopped."""
+    steps.say(title + (" (DRY RUN: nothing will be changed)" if dry_run else ""))
+    try:
+        return body()
+    except HelmGuardError as exc:
+        hint = f"{exc.hint}{joint}" if exc.hint else ""
+        raise same_kind(exc, exc.message, hint + continue_hint()) from exc
+
+
 # ---------------------------------------------------------------------- incident file
 @dataclass
 class Incident:
@@ -266,33 +279,42 @@ def render_incident(inc: Incident) -> str:
     return "\n".join(lines) + "\n"
 
 
-def incident_path(root: Path, inc: Incident) -> Path:
-    """`docs/incidents/<date>-<slug>[-n].md`: this incident's own file if one exists (same
-    id), else the first free name."""
+def incident_file(root: Path, base: str, incident_id: str) -> Path:
+    """`docs/incidents/<base>[-n].md`: the file of incident `incident_id` if one exists (it
+    holds the id line), else the first free name. An unreadable file is someone else's."""
     folder = root / INCIDENT_DIR
-    base = f"{inc.started[:10]}-{inc.shop}"
-    marker = f"- Incident id: `{inc.id}`"
+    marker = f"- Incident id: `{incident_id}`"
     n = 1
     while True:
         path = folder / (f"{base}.md" if n == 1 else f"{base}-{n}.md")
         if not path.exists():
             return path
         try:
-            if marker in path.read_text(encoding="utf-8"):
+            if marker in path.read_text(encoding="utf-8", errors="replace"):
                 return path
         except OSError:
             pass
         n += 1
 
 
-def write_incident(root: Path, inc: Incident) -> Path:
-    """Write the incident file under `root` (atomic rename); return its path."""
-    path = incident_path(root, inc)
+def write_atomic(path: Path, text: str) -> Path:
+    """Write `text` to `path` (folders made, atomic rename); return `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(render_incident(inc), encoding="utf-8")
+    tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
     return path
+
+
+def incident_path(root: Path, inc: Incident) -> Path:
+    """`docs/incidents/<date>-<slug>[-n].md`: this incident's own file if one exists (same
+    id), else the first free name."""
+    return incident_file(root, f"{inc.started[:10]}-{inc.shop}", inc.id)
+
+
+def write_incident(root: Path, inc: Incident) -> Path:
+    """Write the incident file under `root` (atomic rename); return its path."""
+    return write_atomic(incident_path(root, inc), render_incident(inc))
 
 
 def binding_rows(

@@ -34,7 +34,7 @@ from typing import Any, NamedTuple
 
 from helm_guard.errors import Blocked, UsageError
 from helm_guard.fleet import UUID_RE, Fleet, Tenant
-from helm_guard.incident import INCIDENT_DIR, StepRecord
+from helm_guard.incident import StepRecord, incident_file, write_atomic
 
 DEFAULT_TABLE = "staff_sessions"
 DEFAULT_STAFF_COLUMN = "staff_id"
@@ -251,21 +251,8 @@ def render_incident(r: Revocation) -> str:
 def incident_path(root: Path, r: Revocation) -> Path:
     """`docs/incidents/<date>-<slug>-sessions[-n].md`: this incident's own file if it exists
     (same id), else the first free name."""
-    folder = root / INCIDENT_DIR
-    base = f"{r.started[:10]}-{r.target.tenant.shop}-sessions"
-    marker = f"- Incident id: `{r.id}`"
-    n = 1
-    while True:
-        path = folder / (f"{base}.md" if n == 1 else f"{base}-{n}.md")
-        if not path.exists() or marker in path.read_text(encoding="utf-8", errors="replace"):
-            return path
-        n += 1
+    return incident_file(root, f"{r.started[:10]}-{r.target.tenant.shop}-sessions", r.id)
 
 
 def write_incident(root: Path, r: Revocation) -> Path:
-    path = incident_path(root, r)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(render_incident(r), encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_atomic(incident_path(root, r), render_incident(r))
