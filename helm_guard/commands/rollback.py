@@ -55,7 +55,7 @@ from typing import TextIO
 from helm_guard.cloudflare.wrangler import VERSION_ID_RE, Wrangler, validate_message
 from helm_guard.commands._common import add_common_arguments
 from helm_guard.errors import EXIT_BLOCKED, EXIT_OK, HelmGuardError, UsageError
-from helm_guard.incident import INCIDENT_DIR, same_kind
+from helm_guard.incident import INCIDENT_DIR, run_steps
 from helm_guard.rollback.apply import roll_back, verify
 from helm_guard.rollback.halt import halt_deploys
 from helm_guard.rollback.ledger import journal, record_failure
@@ -124,13 +124,9 @@ def run(
 
 
 def _execute(rb: Rollback) -> int:
-    mode = " (DRY RUN: nothing will be changed)" if rb.dry_run else ""
-    rb.steps.say(f"helm-guard rollback: shop {rb.slug}, Worker {rb.worker}{mode}")
-    try:
-        return _run_steps(rb)
-    except HelmGuardError as exc:
-        hint = f"{exc.hint}\n  to continue: " if exc.hint else ""
-        raise same_kind(exc, exc.message, hint + rb.continue_hint()) from exc
+    return run_steps(rb.steps, f"helm-guard rollback: shop {rb.slug}, Worker {rb.worker}",
+                     dry_run=rb.dry_run, body=lambda: _run_steps(rb),
+                     continue_hint=rb.continue_hint, joint="\n  to continue: ")
 
 
 def _run_steps(rb: Rollback) -> int:

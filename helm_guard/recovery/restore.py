@@ -38,7 +38,7 @@ from helm_guard.cloudflare import d1, r2
 from helm_guard.cloudflare.api import Client, CloudflareError
 from helm_guard.errors import EXIT_BLOCKED, EXIT_OK, Blocked, HelmGuardError, UsageError
 from helm_guard.fleet import Fleet
-from helm_guard.incident import Step, Steps, fmt_time, same_kind, utc_now
+from helm_guard.incident import Step, Steps, fmt_time, run_steps, utc_now
 from helm_guard.recovery import backup, evidence
 from helm_guard.recovery.audit_chain import check_chain, confirm_database
 from helm_guard.recovery.settings import audit_settings, shop_data
@@ -101,14 +101,9 @@ class Restore:
 
 
 def run(rs: Restore) -> int:
-    mode = " (DRY RUN: nothing will be changed)" if rs.dry_run else ""
-    rs.steps.say(f"helm-guard restore: shop {rs.slug}, database {rs.shop.database_name} "
-                 f"({rs.shop.database_id}){mode}")
-    try:
-        return _steps(rs)
-    except HelmGuardError as exc:
-        hint = f"{exc.hint}\n  " if exc.hint else ""
-        raise same_kind(exc, exc.message, hint + rs.continue_hint()) from exc
+    return run_steps(rs.steps, f"helm-guard restore: shop {rs.slug}, database "
+                     f"{rs.shop.database_name} ({rs.shop.database_id})",
+                     dry_run=rs.dry_run, body=lambda: _steps(rs), continue_hint=rs.continue_hint)
 
 
 def _steps(rs: Restore) -> int:
