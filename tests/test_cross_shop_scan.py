@@ -90,8 +90,11 @@ def test_sieve_sees_every_owned_identity(tmp_path: Path) -> None:
          '"preview_bucket_name": "charlie-preview", "database_id"')
     sieve, ctx = _sieve_for(tmp_path)
     assert sieve.usable and sieve.chunks == ("helm-",) and sieve.uuid and sieve.hex32
-    # route hosts are HG804's (exact lookups), not keys of the owner index
-    assert set(sieve.others) == {"charlie-preview"}
+    # route hosts are not keys of the owner index (exact lookups); the sieve vouches for them
+    # by their zone (`shops.example`): another shop's host in a var is HG801's too
+    assert set(sieve.others) == {"charlie-preview", "shops.example"}
+    for host in ("acme.shops.example", "BRAVO.Shops.Example", "https://bravo.shops.example/x"):
+        assert sieve.may_name(host), host
     rng = random.Random(802)
     keys = list(ctx.owners)
     assert len(keys) > 15

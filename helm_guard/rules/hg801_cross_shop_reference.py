@@ -69,7 +69,9 @@ def _candidate_re(ctx: Context) -> re.Pattern[str]:
         if "" in prefixes:
             names = r"[A-Za-z0-9][A-Za-z0-9_-]*+"
         else:
-            names = "(?:" + "|".join(re.escape(p) for p in sorted(prefixes)) + r")[A-Za-z0-9_-]*+"
+            # case-insensitive: `HELM-BRAVO-DB` names bravo's database as well as its spelling
+            names = ("(?i:" + "|".join(re.escape(p) for p in sorted(prefixes))
+                     + r")[A-Za-z0-9_-]*+")
         # anchored at token starts, possessive runs: no quadratic rescans inside long words
         ctx.cache[ID] = re.compile(f"(?<![A-Za-z0-9_.-])(?:{_IDS}|{_HOST}|{names})")
     pattern: re.Pattern[str] = ctx.cache[ID]
@@ -105,12 +107,19 @@ class _Sieve:
                                     if ps}))
         self.uuid = self.hex32 = False
         keys = list(ctx.owners) if self.usable else []
+        # registered route hosts are looked up too (`_owner_of_candidate`): each is vouched
+        # for by the part after its first label (`shops.example`), or the host itself
+        if self.usable:
+            ctx.fleet.owner_of("route", "")
+            for tenant in ctx.fleet.tenants():
+                for host in ctx.fleet.registered(tenant, "route"):
+                    keys.append(host.split(".", 1)[1] if host.count(".") > 1 else host)
         for chunk in self.chunks:  # a rendered name holds its template's literal parts
             keys = [k for k in keys if chunk not in k]
         others: list[str] = []
         for key in keys:
             if UUID_RE.match(key):
-                self.uuid = True
+                self.uuid = self.hex32 = True  # also written without its dashes
             elif _HEX32_KEY.fullmatch(key):
                 self.hex32 = True
             elif _LOOKUP_KEY.fullmatch(key):  # else no candidate can ever be this key
@@ -180,6 +189,15 @@ def _owner_of_candidate(ctx: Context, cand: str) -> Any:
     owner = ctx.owner_of(cand)
     if owner is not None:
         return owner
+    if len(cand) == 32 and _HEX32_KEY.fullmatch(cand.lower()):  # a UUID without its dashes
+        low = cand.lower()
+        owner = ctx.owner_of(f"{low[:8]}-{low[8:12]}-{low[12:16]}-{low[16:20]}-{low[20:]}")
+        if owner is not None:
+            return owner
+    if "." in cand:  # another shop's registered route host (a URL, a custom domain)
+        owner = ctx.fleet.owner_of("route", cand.rstrip("."))
+        if owner is not None:
+            return owner
     head = cand
     while "-" in head:
         head = head.rsplit("-", 1)[0]
