@@ -276,6 +276,51 @@ class Fleet:
         self._conflicts = conflicts
         return index
 
+    def name_collisions(self) -> tuple[str, Tenant, Tenant] | None:
+        """A Worker, D1 or R2 name that the naming templates give two tenants (shop
+        `acme-staging` and shop `acme`'s stage `staging` are both `helm-acme-staging`), or
+        None. Every declared stage of every shop counts: a shop's file may add the env.
+        When a stage template is its shop template with `{slug}-{stage}` for `{slug}` (the
+        default), names collide exactly when these composite slugs do: no rendering."""
+        templates = (("worker", "stage_worker"), ("d1", "stage_d1"), ("r2", "stage_r2"))
+        derived = [self.naming[staged] == self.naming[plain].replace("{slug}", "{slug}-{stage}")
+                   for plain, staged in templates]
+        kinds = [(plain, staged) for (plain, staged), d in zip(templates, derived) if not d]
+        if any(derived):
+            kinds.insert(0, ("", ""))
+        stages = self.stages
+        shops = self.shops
+        for plain, staged in kinds:
+            if not plain:  # composite slugs: shop slugs are unique (dict keys)
+                composite: dict[str, tuple[str, str]] = {}
+                for stage in stages:
+                    suffix = "-" + stage
+                    for slug in shops:
+                        name = slug + suffix
+                        if name in shops:
+                            return self._collision(Tenant(name), Tenant(slug, stage))
+                        if name in composite:
+                            return self._collision(Tenant(*composite[name]),
+                                                   Tenant(slug, stage))
+                        composite[name] = (slug, stage)
+                continue
+            seen: dict[str, Tenant] = {}
+            for slug in shops:
+                name = _render(self.naming[plain], slug)
+                first = seen.setdefault(name, Tenant(slug))
+                if first.shop != slug:
+                    return name, first, Tenant(slug)
+            for slug in shops:
+                for stage in stages:
+                    name = _render(self.naming[staged], slug, stage)
+                    first = seen.setdefault(name, Tenant(slug, stage))
+                    if first.shop != slug or first.stage != stage:
+                        return name, first, Tenant(slug, stage)
+        return None
+
+    def _collision(self, first: Tenant, second: Tenant) -> tuple[str, Tenant, Tenant]:
+        return self.expected(second).worker, first, second
+
     def registry_conflicts(self) -> list[tuple[str, str, Tenant, Tenant]]:
         """(kind, value, first tenant, second tenant) for each identity two tenants list."""
         if self._kinds is None:
@@ -461,6 +506,16 @@ def load_fleet(path: Path) -> Fleet:
             f"{second.label()} is already registered to {first.label()}: every resource "
             "identity belongs to exactly one tenant",
             hint="remove it from one of the two registry entries")
+    collision = fleet.name_collisions()
+    if collision is not None:
+        name, first, second = collision
+        span = doc.key_span(("shops", second.shop))
+        raise UsageError(
+            f"{path}:{span.line}:{span.col}: {second.label()} and {first.label()} would both "
+            f"be named {name!r} by the naming templates: one Worker, database or bucket "
+            "cannot belong to two tenants",
+            hint="rename one of the shops (or the stage), or give stages a naming template "
+                 'that cannot collide with a shop slug (e.g. "helm-{slug}--{stage}")')
     return fleet
 
 

@@ -1,0 +1,68 @@
+"""Red-team attacks that the case corpus (`tests/attacks/`) cannot express: a fleet file the
+guard must refuse as a configuration error (exit 2), and near misses around it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helm_guard.errors import UsageError
+from helm_guard.fleet import load_fleet
+from tests.fleets import copy_example, edit
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _add_shop(fleet_dir: Path, slug: str) -> None:
+    edit(fleet_dir / "helm-fleet.jsonc", '"shops": {',
+         f'"shops": {{"{slug}": {{"database_id": "3c0f7d2f-1e7b-4d44-8c9f-7c3a4a7a1b03"}},')
+
+
+def test_a_shop_named_like_another_shops_stage_is_refused(tmp_path: Path) -> None:
+    """Shop `bravo-staging` and shop `bravo`'s stage `staging` would both own Worker
+    `helm-bravo-staging` (and its database and bucket names): whichever deploys last takes
+    the other's Worker, and "whose is it" has two answers. The fleet file is refused."""
+    copy_example(tmp_path)
+    _add_shop(tmp_path, "bravo-staging")
+    with pytest.raises(UsageError, match="helm-bravo-staging"):
+        load_fleet(tmp_path / "helm-fleet.jsonc")
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    proc = subprocess.run(  # noqa: S603 - fixed interpreter, argument list
+        [sys.executable, "-m", "helm_guard", "check"], cwd=tmp_path, capture_output=True,
+        text=True, timeout=60, check=False, env=env)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "would both be named 'helm-bravo-staging'" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_custom_stage_templates_colliding_with_a_shop_are_refused(tmp_path: Path) -> None:
+    """Stage templates of another shape (`helm-{stage}-{slug}`): shop `staging-bravo` and
+    bravo's stage `staging` are both `helm-staging-bravo` (the rendering path)."""
+    copy_example(tmp_path)
+    edit(tmp_path / "helm-fleet.jsonc", '"worker": "helm-{slug}",',
+         '"worker": "helm-{slug}", "stage_worker": "helm-{stage}-{slug}",')
+    _add_shop(tmp_path, "staging-bravo")
+    with pytest.raises(UsageError, match="helm-staging-bravo"):
+        load_fleet(tmp_path / "helm-fleet.jsonc")
+
+
+def test_near_miss_a_dashed_shop_that_is_no_stage_stays_valid(tmp_path: Path) -> None:
+    copy_example(tmp_path)
+    _add_shop(tmp_path, "bravo-east")  # `east` is no declared stage
+    fleet = load_fleet(tmp_path / "helm-fleet.jsonc")
+    assert fleet.name_collisions() is None
+
+
+def test_near_miss_stage_templates_that_cannot_collide(tmp_path: Path) -> None:
+    """A fleet whose stage templates use a separator no slug holds keeps the shop."""
+    copy_example(tmp_path)
+    _add_shop(tmp_path, "bravo-staging")
+    fleet_file = tmp_path / "helm-fleet.jsonc"
+    edit(fleet_file, '"worker": "helm-{slug}",',
+         '"worker": "helm-{slug}", "stage_worker": "helm-{slug}--{stage}", '
+         '"stage_d1": "helm-{slug}--{stage}-db", "stage_r2": "helm-{slug}--{stage}-assets",')
+    assert load_fleet(fleet_file).name_collisions() is None
