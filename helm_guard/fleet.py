@@ -285,7 +285,8 @@ class Fleet:
         templates = (("worker", "stage_worker"), ("d1", "stage_d1"), ("r2", "stage_r2"))
         derived = [self.naming[staged] == self.naming[plain].replace("{slug}", "{slug}-{stage}")
                    for plain, staged in templates]
-        kinds = [(plain, staged) for (plain, staged), d in zip(templates, derived) if not d]
+        kinds = [(plain, staged) for (plain, staged), d
+                 in zip(templates, derived, strict=True) if not d]
         if any(derived):
             kinds.insert(0, ("", ""))
         stages = self.stages
