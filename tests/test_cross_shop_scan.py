@@ -45,7 +45,7 @@ def _reference(t: TargetInfo, ctx: Context) -> Iterator[Problem]:
             if len(parts) >= len(origin) + 2 and (key, parts[-1]) in hg801._SKIP:
                 continue
             for m in pattern.finditer(text):
-                owner = hg801._owner_of_candidate(ctx, m.group())
+                owner = hg801._owner_of_candidate(ctx, m.group(), t.tenant)
                 if owner is not None and owner != t.tenant:
                     yield ctx.problem(t, parts, f'"{key}" names another shop\'s resource '
                                       f"{m.group()!r}{hg801.belongs(owner)}")

@@ -183,9 +183,11 @@ def _texts(value: Any, out: list[str], skip: frozenset[str] = frozenset(),
             _texts(v, out, skip, depth + 1)
 
 
-def _owner_of_candidate(ctx: Context, cand: str) -> Any:
+def _owner_of_candidate(ctx: Context, cand: str, tenant: Any = None) -> Any:
     """The tenant owning `cand`, or its longest dash-prefix (`helm-bravo-orders` -> the
-    owner of `helm-bravo`), so `helm-acme-east-db` stays acme-east's, not acme's."""
+    owner of `helm-bravo`), so `helm-acme-east-db` stays acme-east's, not acme's. A route
+    host of `tenant`'s own shop counts as `tenant`'s (a stage's var may name its shop's
+    storefront URL: nothing is bound by it)."""
     owner = ctx.owner_of(cand)
     if owner is not None:
         return owner
@@ -197,7 +199,7 @@ def _owner_of_candidate(ctx: Context, cand: str) -> Any:
     if "." in cand:  # another shop's registered route host (a URL, a custom domain)
         owner = ctx.fleet.owner_of("route", cand.rstrip("."))
         if owner is not None:
-            return owner
+            return tenant if tenant is not None and owner.shop == tenant.shop else owner
     head = cand
     while "-" in head:
         head = head.rsplit("-", 1)[0]
@@ -226,7 +228,7 @@ def check(t: TargetInfo, ctx: Context) -> Iterator[Problem]:
         return
     foreign = set()
     for cand in set(pattern.findall(blob)):
-        owner = _owner_of_candidate(ctx, cand)
+        owner = _owner_of_candidate(ctx, cand, t.tenant)
         if owner is not None and owner != t.tenant:
             foreign.add(cand)
     if not foreign:
