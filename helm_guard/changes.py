@@ -23,8 +23,10 @@ Affected shops (what the deploy must redeploy):
   top level changed.
 
 Rebinds: for each shop registered at both commits, the identity of every target (Worker name,
-account, D1 name/id/preview id, R2 bucket/preview/jurisdiction, KV ids, service targets,
-routes; per binding name) and the identity fields of its registry entry are compared; any
+account, D1 name/id/preview id, R2 bucket/preview/jurisdiction, KV ids, service targets
+(environment, entrypoint, props), Queue producers/consumers/dead-letter queues, Workflow names
+and scripts, Durable Object scripts, tail consumers, routes; per binding name) and the
+identity fields of its registry entry (ids, routes, KV, Queues, Workflows) are compared; any
 difference, an added or a removed target is a rebind.
 """
 
@@ -48,13 +50,24 @@ STRUCTURAL_KEYS = ("configs", "naming", "stages", "account_id")
 INERT_KEYS = frozenset({"$schema", "shops"})
 # Registry fields that name resources (owner/notes do not).
 REGISTRY_IDENTITY = ("database_id", "preview_database_id", "preview_bucket_name",
-                     "kv_namespaces", "routes")
+                     "kv_namespaces", "routes", "queues", "workflows")
 _IDENTITY_FIELDS: dict[str, tuple[str, ...]] = {
     "d1_databases": ("database_name", "database_id", "preview_database_id"),
     "r2_buckets": ("bucket_name", "preview_bucket_name", "jurisdiction"),
     "kv_namespaces": ("id", "preview_id"),
-    "services": ("service", "environment"),
+    "services": ("service", "environment", "entrypoint"),
 }
+# Lists of bindings outside `as_dict` whose fields name a Queue, Workflow or Worker:
+# (key, sub-list, label field, identity fields)
+_REFERENCE_FIELDS: tuple[tuple[str, str | None, str, tuple[str, ...]], ...] = (
+    ("queues", "producers", "binding", ("queue",)),
+    ("queues", "consumers", "queue", ("queue", "dead_letter_queue")),
+    ("workflows", None, "binding", ("name", "script_name", "class_name")),
+    ("durable_objects", "bindings", "name", ("script_name", "class_name", "environment")),
+    ("tail_consumers", None, "service", ("service",)),
+    ("streaming_tail_consumers", None, "service", ("service",)),
+    ("services", None, "binding", ("props",)),
+)
 
 
 class Rebind(NamedTuple):
@@ -205,6 +218,21 @@ def target_identity(t: TargetInfo) -> dict[str, str]:
             for f in fields:
                 if b.get(f) is not None:
                     out[f"{key}[{label}].{f}"] = _show(b.get(f))
+    for key, sub, label_field, fields in _REFERENCE_FIELDS:
+        value = t.target.get(key)
+        if sub is not None:
+            value = value.get(sub) if isinstance(value, Mapping) else None
+        seen = {}
+        for b in value if isinstance(value, list) else ():
+            if not isinstance(b, Mapping):
+                continue
+            name = str(b.get(label_field))
+            seen[name] = seen.get(name, 0) + 1
+            label = name if seen[name] == 1 else f"{name}#{seen[name]}"
+            where = key if sub is None else f"{key}.{sub}"
+            for f in fields:
+                if b.get(f) is not None:
+                    out[f"{where}[{label}].{f}"] = _show(b.get(f))
     routes = d.get("routes")
     out["routes"] = "none" if routes is None else ", ".join(sorted(_show(r) for r in routes))
     return out

@@ -66,3 +66,46 @@ def test_near_miss_stage_templates_that_cannot_collide(tmp_path: Path) -> None:
          '"worker": "helm-{slug}", "stage_worker": "helm-{slug}--{stage}", '
          '"stage_d1": "helm-{slug}--{stage}-db", "stage_r2": "helm-{slug}--{stage}-assets",')
     assert load_fleet(fleet_file).name_collisions() is None
+
+
+# --------------------------------------------------------------------------- gate: rebinds
+
+from tests.gate_fixtures import FleetRepo, make_repo  # noqa: E402
+from tests.test_gate import gate, helm  # noqa: E402,F401 - the in-process gate fixture
+
+QUEUES = REPO_ROOT / "tests" / "attacks" / "near-miss-own-queues" / "fleet"
+ACME_CFG = "shops/acme/wrangler.jsonc"
+BRAVO_CFG = "shops/bravo/wrangler.jsonc"
+
+
+def test_moving_a_queue_between_shops_is_a_rebind(helm, tmp_path: Path) -> None:  # noqa: F811
+    """One commit hands bravo's queue to acme: the registry moves `orders-bravo` from bravo to
+    acme, acme produces to it, bravo stops. Every rule agrees with the new registry, so only
+    the rebind check stands between acme and bravo's orders: like a swapped database id it
+    must be acknowledged (`Helm-Rebind`), for both shops."""
+    (tmp_path / "g").mkdir()
+    repo: FleetRepo = make_repo(tmp_path / "g", QUEUES)
+    repo.edit("helm-fleet.jsonc", '"queues": ["orders-bravo"]', '"queues": []')
+    repo.edit("helm-fleet.jsonc", '"queues": ["orders-acme", "orders-acme-dlq"]',
+              '"queues": ["orders-acme", "orders-acme-dlq", "orders-bravo"]')
+    repo.edit(ACME_CFG, '"producers": [{"binding": "Q", "queue": "orders-acme"}]',
+              '"producers": [{"binding": "Q", "queue": "orders-bravo"}]')
+    repo.edit(BRAVO_CFG,
+              '"queues": {"producers": [{"binding": "ORDERS", "queue": "orders-bravo"}]},', '')
+    repo.commit("move a queue")
+    r = gate(helm, repo)
+    assert r.rc == 1, r.out
+    assert "unacknowledged rebind of shop acme" in r.out
+    assert "unacknowledged rebind of shop bravo" in r.out
+    assert "orders-bravo" in r.out
+
+
+def test_near_miss_a_queue_setting_is_no_rebind(helm, tmp_path: Path) -> None:  # noqa: F811
+    (tmp_path / "g").mkdir()
+    repo: FleetRepo = make_repo(tmp_path / "g", QUEUES)
+    repo.edit(ACME_CFG, '"consumers": [{"queue": "orders-acme",',
+              '"consumers": [{"queue": "orders-acme", "max_batch_size": 10,')
+    repo.commit("batch size")
+    r = gate(helm, repo)
+    assert r.rc == 0, r.out
+    assert "rebind" not in r.out.replace("rebinds: none", "")
