@@ -3,12 +3,16 @@ Reports bindings whose target helm-guard cannot prove belongs to the shop: `unsa
 (raw metadata passed straight to the API), service bindings to a Worker that is neither the
 tenant's own (for a stage: the stage's Worker) nor listed in the fleet's `shared.services`
 (names compare exactly, as Cloudflare compares them: `Helm-Auth` is not `helm-auth`), and
-service bindings with an `environment` (legacy service environments are not modelled).
+service bindings with an `environment` (legacy service environments are not modelled), and
+`props` (read by the Worker bound, usually a shared one) that name another shop by its slug (`{"shop": "bravo"}`).
 
 ## Why is this bad?
 Fail closed: what cannot be attributed to the shop may be another shop's. A service binding
 to another shop's Worker reaches its data; one to an unknown Worker can be a new shop's
-Worker, or a proxy to another shop's data.
+Worker, or a proxy to another shop's data. A shared Worker reads `ctx.props` as facts the
+deployer vouched for (typically who the caller is): acme passing `{"shop": "bravo"}` to the
+shared auth service is acme claiming to be bravo. (Other shops' resource names in props are
+HG801's.)
 
 ## Example
 ```jsonc
@@ -26,6 +30,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from helm_guard.context import Context, Problem, TargetInfo
+from helm_guard.jsonc import JsonPath
 from helm_guard.rules._common import worker_reference
 
 if TYPE_CHECKING:  # mypy checks this module against its shape (rules/types.py)
@@ -59,3 +64,24 @@ def check(t: TargetInfo, ctx: Context) -> Iterator[Problem]:
             yield ctx.problem(t, origin + (i, "environment"),
                               "service binding with an \"environment\": legacy service "
                               "environments are not modelled by helm-guard; remove it")
+        elif "props" in b:
+            for parts, slug in _slugs(b["props"], origin + (i, "props")):
+                if slug != t.tenant.shop and slug in ctx.fleet.shops:
+                    yield ctx.problem(t, parts, f"service binding props name shop {slug!r}: "
+                                      f"{b.get('service')!r} would take this Worker for "
+                                      "that shop; a shop may only name itself")
+                    break
+
+
+def _slugs(value: object, parts: JsonPath) -> Iterator[tuple[JsonPath, str]]:
+    """Every string in `value` (keys included) that could be a slug, lowercased, with its
+    path: `" Bravo "` and `{"bravo": true}` claim bravo as much as `"bravo"` does."""
+    if isinstance(value, str):
+        yield parts, value.strip().lower()
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield parts + (k,), str(k).strip().lower()
+            yield from _slugs(v, parts + (k,))
+    elif isinstance(value, list):
+        for j, v in enumerate(value):
+            yield from _slugs(v, parts + (j,))
