@@ -374,6 +374,19 @@ class Fleet:
                  f"to <slug>/{rel}",
         )
 
+    def layout_conflict(self, index: int, pattern: str, rel: str, first: str) -> UsageError:
+        """Two `configs` patterns match one file with different layouts: whose Worker each
+        of its targets is would depend on the patterns' order. Refused."""
+        where = ""
+        if self.doc is not None:
+            span = self.doc.span(("configs", index))
+            where = f":{span.line}:{span.col}"
+        return UsageError(
+            f"{self.path}{where}: configs entry {pattern!r} matches {rel}, which an earlier "
+            f"entry already matches with layout {first!r}: one file, two readings of whose "
+            "targets it holds",
+            hint="make the patterns disjoint, or give both the same layout")
+
     def no_match(self, pattern: str) -> UsageError:
         return UsageError(f"{self.path}: configs pattern {pattern!r} matches no file",
                           hint="fix the pattern, or add the missing config file")
@@ -407,6 +420,8 @@ class Fleet:
                     slug = rel_posix.rpartition("/")[0].rpartition("/")[2] if per_file else None
                     out[rel_posix] = ConfigEntry(prefix + rel, rel_posix, layout, slug, linked,
                                                  defer)
+                elif out[rel_posix].layout != layout:
+                    raise self.layout_conflict(index, pattern, rel_posix, out[rel_posix].layout)
             if defer:
                 pending[pattern] = [rel for rel, _ in matches]
         return [out[k] for k in sorted(out)], pending

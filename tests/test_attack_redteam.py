@@ -68,6 +68,25 @@ def test_near_miss_stage_templates_that_cannot_collide(tmp_path: Path) -> None:
     assert load_fleet(fleet_file).name_collisions() is None
 
 
+
+def test_a_config_read_with_two_layouts_is_refused(tmp_path: Path) -> None:
+    """`configs` lists acme's file as env-per-shop before `shops/*/wrangler.jsonc`: the first
+    pattern decided the layout, so acme's own Worker became "the shared base" and its envs
+    would be read as other shops' targets. Two readings of one file: refused."""
+    copy_example(tmp_path)
+    edit(tmp_path / "helm-fleet.jsonc", '"configs": [',
+         '"configs": [{"glob": "shops/acme/wrangler.jsonc", "layout": "env-per-shop"}, ')
+    with pytest.raises(UsageError, match="layout 'env-per-shop'"):
+        load_fleet(tmp_path / "helm-fleet.jsonc").config_entries()
+
+
+def test_near_miss_a_config_matched_twice_with_one_layout(tmp_path: Path) -> None:
+    copy_example(tmp_path)
+    edit(tmp_path / "helm-fleet.jsonc", '"configs": [', '"configs": ["shops/acme/wrangler.jsonc", ')
+    entries = load_fleet(tmp_path / "helm-fleet.jsonc").config_entries()
+    assert [e.rel for e in entries].count("shops/acme/wrangler.jsonc") == 1
+
+
 # --------------------------------------------------------------------------- gate: rebinds
 
 from tests.gate_fixtures import FleetRepo, make_repo  # noqa: E402
