@@ -4,7 +4,8 @@ Reports bindings whose target helm-guard cannot prove belongs to the shop: `unsa
 tenant's own (for a stage: the stage's Worker) nor listed in the fleet's `shared.services`
 (names compare exactly, as Cloudflare compares them: `Helm-Auth` is not `helm-auth`), and
 service bindings with an `environment` (legacy service environments are not modelled), and
-`props` (read by the Worker bound, usually a shared one) that name another shop by its slug (`{"shop": "bravo"}`).
+`props` (read by the Worker bound, usually a shared one) that name another shop by its
+slug (`{"shop": "bravo"}`).
 
 ## Why is this bad?
 Fail closed: what cannot be attributed to the shop may be another shop's. A service binding
