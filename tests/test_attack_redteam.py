@@ -87,6 +87,27 @@ def test_near_miss_a_config_matched_twice_with_one_layout(tmp_path: Path) -> Non
     assert [e.rel for e in entries].count("shops/acme/wrangler.jsonc") == 1
 
 
+
+def test_parallel_check_sees_a_stray_config_in_a_folder_without_a_shop(tmp_path: Path) -> None:
+    """Above the parallel threshold, `shops/zz-ops/wrangler.json` (a folder the pattern
+    `shops/*/wrangler.jsonc` proposes as a candidate that does not exist) was pruned from the
+    fleet-wide walk and walked by no worker: `check` exited 0 (issue 11, class 4)."""
+    from helm_guard.checker import PARALLEL_MIN_FILES
+    from tests.test_parallel import _both_ways, _fleet
+
+    slugs = _fleet(tmp_path, PARALLEL_MIN_FILES + 40)
+    shops = tmp_path / "shops"
+    (shops / "zz-ops").mkdir()
+    (shops / "zz-ops" / "wrangler.json").write_text("{}")
+    (shops / "aa-ops" / "deep").mkdir(parents=True)
+    (shops / "aa-ops" / "deep" / "wrangler.toml").write_text("")
+    (shops / slugs[7] / "WRANGLER.JSON").write_text("{}")
+    _, serial, parallel = _both_ways(tmp_path)
+    strays = sorted(f.path for f in parallel.findings if f.rule == "HG606")
+    assert strays == ["shops/aa-ops/deep/wrangler.toml", f"shops/{slugs[7]}/WRANGLER.JSON",
+                      "shops/zz-ops/wrangler.json"], parallel.findings
+
+
 # --------------------------------------------------------------------------- gate: rebinds
 
 from tests.gate_fixtures import FleetRepo, make_repo  # noqa: E402
