@@ -88,7 +88,8 @@ def is_clean(t: TargetInfo, ctx: Context) -> bool:
     database_name = exp.database_name
     for b in d1:
         if (not isinstance(b, dict) or b.get("database_name") != database_name
-                or b.get("database_id") != database_id or "preview_database_id" in b):
+                or b.get("database_id") != database_id or "preview_database_id" in b
+                or "database_internal_env" in b):
             return False
     r2 = raw.get("r2_buckets")
     if not isinstance(r2, list) or not r2:

@@ -1,5 +1,7 @@
 """## What it does
-Checks that every D1 binding has a `database_id` and that it is a UUID.
+Checks that every D1 binding has a `database_id` and that it is a UUID, and that it has no
+`database_internal_env` (an undocumented field wrangler 4.86 uploads as the binding's
+`internalEnv`: which database it then reaches is not modelled, so it is refused).
 
 ## Why is this bad?
 Without `database_id`, `wrangler deploy` silently *provisions*: it inherits the binding of the
@@ -43,6 +45,10 @@ def check(t: TargetInfo, ctx: Context) -> Iterator[Problem]:
         return
     origin = t.target.origin("d1_databases")
     for i, b in t.target.indexed_bindings("d1_databases"):
+        if "database_internal_env" in b:
+            yield ctx.problem(t, origin + (i, "database_internal_env"),
+                              'D1 "database_internal_env" is uploaded as the binding\'s '
+                              "internalEnv, which helm-guard does not model: remove it")
         for field in ("database_id", "preview_database_id"):
             value = b.get(field)
             if value is None:
