@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from helm_guard.context import Context, Problem, TargetInfo
-from helm_guard.fleet import UUID_RE
+from helm_guard.fleet import UUID_RE, Tenant
 from helm_guard.jsonc import JsonPath
 from helm_guard.resolve import NON_INHERITABLE
 from helm_guard.rules._common import belongs
@@ -213,6 +213,27 @@ def _owner_of_candidate(ctx: Context, cand: str, tenant: Any = None) -> Any:
     return None
 
 
+def _without_own_hosts(ctx: Context, t: TargetInfo, blob: str) -> str:
+    """`blob` (lowercased) without the tenant's own route hosts (its shop's, for a stage)
+    where they start a text or follow `//`, for the sieve: a var holding the shop's own URL
+    (`https://acme.shops.example/`, most fleets have one) need not be scanned. Only whole
+    hosts at a token start go, so another host (`xacme.shops.example`) is never cut."""
+    low = blob.lower()
+    if t.tenant is None or "." not in low:
+        return low
+    fleet = ctx.fleet
+    hosts = fleet.registered(t.tenant, "route")
+    if t.tenant.stage is not None:
+        hosts += fleet.registered(Tenant(t.tenant.shop), "route")
+    if not hosts:
+        return low
+    low = "\n" + low
+    for host in hosts:
+        if host in low:
+            low = low.replace("\n" + host, "\n ").replace("//" + host, "// ")
+    return low
+
+
 def check(t: TargetInfo, ctx: Context) -> Iterator[Problem]:
     target = t.target
     if target.error is not None or (t.tenant is None and not t.is_base):
@@ -224,7 +245,7 @@ def check(t: TargetInfo, ctx: Context) -> Iterator[Problem]:
         _texts(target.get(key), texts, _SKIP_FIELDS.get(key, frozenset()))
     # one scan over every string; paths are only worked out when a foreign identity shows up
     blob = "\n".join(texts)
-    if not _sieve(ctx).may_name(blob):
+    if not _sieve(ctx).may_name(_without_own_hosts(ctx, t, blob)):
         return
     foreign = set()
     for cand in set(pattern.findall(blob)):
