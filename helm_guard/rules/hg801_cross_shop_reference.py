@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from helm_guard.context import Context, Problem, TargetInfo
-from helm_guard.fleet import UUID_RE, Tenant
+from helm_guard.fleet import UUID_RE, Tenant, route_host
 from helm_guard.jsonc import JsonPath
 from helm_guard.resolve import NON_INHERITABLE
 from helm_guard.rules._common import belongs
@@ -114,6 +114,7 @@ class _Sieve:
             for tenant in ctx.fleet.tenants():
                 for host in ctx.fleet.registered(tenant, "route"):
                     keys.append(host.split(".", 1)[1] if host.count(".") > 1 else host)
+        keys = list(dict.fromkeys(keys))  # every shop's host gives the same zone
         for chunk in self.chunks:  # a rendered name holds its template's literal parts
             keys = [k for k in keys if chunk not in k]
         others: list[str] = []
@@ -128,11 +129,11 @@ class _Sieve:
             self.usable = False
         self.others = tuple(others)
 
-    def may_name(self, text: str) -> bool:
+    def may_name(self, text: str, lowered: bool = False) -> bool:
         """False only when `text` contains no key of the owner index."""
         if not self.usable:
             return True
-        low = text.lower()
+        low = text if lowered else text.lower()
         if any(c in low for c in self.chunks) or any(k in low for k in self.others):
             return True
         if self.uuid or self.hex32:
@@ -222,14 +223,15 @@ def _without_own_hosts(ctx: Context, t: TargetInfo, blob: str) -> str:
     if t.tenant is None or "." not in low:
         return low
     fleet = ctx.fleet
-    hosts = fleet.registered(t.tenant, "route")
+    hosts = fleet.registry_entry(t.tenant).get("routes") or ()
     if t.tenant.stage is not None:
-        hosts += fleet.registered(Tenant(t.tenant.shop), "route")
+        hosts = (*hosts, *(fleet.registry_entry(Tenant(t.tenant.shop)).get("routes") or ()))
     if not hosts:
         return low
     low = "\n" + low
-    for host in hosts:
-        if host in low:
+    for entry in hosts:
+        host = route_host(entry) if isinstance(entry, str) else ""
+        if host and host in low:
             low = low.replace("\n" + host, "\n ").replace("//" + host, "// ")
     return low
 
@@ -245,7 +247,8 @@ def check(t: TargetInfo, ctx: Context) -> Iterator[Problem]:
         _texts(target.get(key), texts, _SKIP_FIELDS.get(key, frozenset()))
     # one scan over every string; paths are only worked out when a foreign identity shows up
     blob = "\n".join(texts)
-    if not _sieve(ctx).may_name(_without_own_hosts(ctx, t, blob)):
+    sieve = _sieve(ctx)
+    if not sieve.may_name(blob) or not sieve.may_name(_without_own_hosts(ctx, t, blob), True):
         return
     foreign = set()
     for cand in set(pattern.findall(blob)):
