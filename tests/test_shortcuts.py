@@ -95,7 +95,7 @@ def shortcuts_off(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
             raise jsonc._Decline("positional parser")
 
         m.setattr(jsonc, "_fast_value", decline)
-        m.setattr(hg801._Sieve, "may_name", lambda self, text: True)
+        m.setattr(hg801._Sieve, "may_name", lambda self, text, lowered=False: True)
         m.setattr(globs, "_fast_parts", lambda pattern: None)
         yield
 
