@@ -267,10 +267,11 @@ def render_incident(inc: Incident) -> str:
         "",
         "- Audit both shops' data ("
         + " and ".join(shops)
-        + "): did the wrong shop's data get written? If so, restore from the last good backup "
-        "(see the runbook's data restoration section).",
+        + "): did the wrong shop's data get written? `helm-guard data-audit --incident "
+        "<this file>` reads both databases for the window above; `helm-guard audit-chain "
+        "--shop <slug>` verifies each chain; `helm-guard restore` restores, undo point first.",
         "- Find how the binding got swapped and fix the configuration.",
-        "- Lift the halt with `helm-guard resume` only when the cause is fixed.",
+        "- Lift the halt with `helm-guard resume --reason TEXT` only when the cause is fixed.",
         "",
         "## Post-incident checklist",
         "",

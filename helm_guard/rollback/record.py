@@ -88,7 +88,8 @@ def next_steps(rb: Rollback, *, done: bool) -> None:
     if done:
         lines.append(
             f"  1. audit both shops' data ({' and '.join(shops)}): did the wrong shop's data "
-            "get written? If so, restore from the last good backup (runbook)"
+            "get written? `helm-guard data-audit --incident <the incident file>`, then "
+            "`helm-guard audit-chain --shop <slug>`; restore with `helm-guard restore`"
         )
         lines.append("  2. find how the binding got swapped; fix it in git; tighten checks")
     else:
