@@ -246,6 +246,12 @@ class Fleet:
             self._kinds = self._kind_index()
         return self._kinds[kind].get(route_host(value) if kind == "route" else value)
 
+    def registry_names(self, kind: str) -> int:
+        """How many identities of `kind` (see `REGISTRY_LISTS`) the registry lists in all."""
+        if self._kinds is None:
+            self._kinds = self._kind_index()
+        return len(self._kinds[kind])
+
     def _kind_index(self) -> dict[str, dict[str, Tenant]]:
         """kind -> identity -> tenant, from the registry lists (one pass over the registry,
         built once; the conflicts it meets are kept for `registry_conflicts`)."""

@@ -3,7 +3,9 @@ Looks at every other string of a deploy target's bindings (vars, binding names, 
 any nested field, ...) and reports any that names another shop's resource: its Worker,
 database, bucket or registered ids. Fields that have their own rule are left to it:
 D1 and R2 (HG401-HG502), KV ids (HG503), Worker references (HG802, HG803), Queue and Workflow
-names (HG805); routes are HG804's.
+names (HG805); routes are HG804's. A Queue or Workflow name the registry gives another shop is
+also reported when it appears as a token of a var (those names are free-form, so only the
+registry can tell them).
 
 ## Why is this bad?
 A var holding bravo's database id or Worker name, read by code that binds at run time, lets
@@ -236,6 +238,30 @@ def _without_own_hosts(ctx: Context, t: TargetInfo, blob: str) -> str:
     return low
 
 
+_TOKEN = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _registry_names_in_vars(t: TargetInfo, ctx: Context) -> Iterator[Problem]:
+    """Queue and Workflow names are free-form (no naming template), so the candidate pattern
+    cannot see them: a var token equal to a name the registry gives another shop is reported.
+    Costs nothing for a fleet whose registry lists no queue or workflow."""
+    fleet = ctx.fleet
+    if not any(fleet.registry_names(kind) for kind in ("queue", "workflow")):
+        return
+    origin = t.target.origin("vars")
+    for parts, text in _strings(t.target.get("vars"), origin):
+        for token in _TOKEN.findall(text):
+            for kind in ("queue", "workflow"):
+                owner = fleet.owner_of(kind, token)
+                if owner is not None and t.tenant is not None and owner.shop != t.tenant.shop:
+                    yield ctx.problem(t, parts, f'"vars" names another shop\'s {kind} '
+                                      f"{token!r}{belongs(owner)}")
+                    break
+            else:
+                continue
+            break
+
+
 def check(t: TargetInfo, ctx: Context) -> Iterator[Problem]:
     target = t.target
     if target.error is not None or (t.tenant is None and not t.is_base):
@@ -246,6 +272,8 @@ def check(t: TargetInfo, ctx: Context) -> Iterator[Problem]:
     for key in keys:
         _texts(target.get(key), texts, _SKIP_FIELDS.get(key, frozenset()))
     # one scan over every string; paths are only worked out when a foreign identity shows up
+    if "vars" in keys:
+        yield from _registry_names_in_vars(t, ctx)
     blob = "\n".join(texts)
     sieve = _sieve(ctx)
     if not sieve.may_name(blob) or not sieve.may_name(_without_own_hosts(ctx, t, blob), True):
