@@ -115,7 +115,7 @@ def test_readme_snippet_works_as_written(tmp_path: Path) -> None:
     clone = tmp_path / "helm-guard"
     proc = git(tmp_path, "clone", "-q", "--no-hardlinks", str(ROOT), str(clone))
     assert proc.returncode == 0, proc.stderr
-    assert git(clone, "tag", entry["rev"]).returncode == 0
+    assert git(clone, "tag", "-f", entry["rev"]).returncode == 0
     entry["repo"] = str(clone)
     repo = tmp_path / "fleet"
     copy_example(repo)
