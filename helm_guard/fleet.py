@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -246,11 +246,12 @@ class Fleet:
             self._kinds = self._kind_index()
         return self._kinds[kind].get(route_host(value) if kind == "route" else value)
 
-    def registry_names(self, kind: str) -> int:
-        """How many identities of `kind` (see `REGISTRY_LISTS`) the registry lists in all."""
+    def registry_names(self, kind: str) -> Collection[str]:
+        """Every identity of `kind` (see `REGISTRY_LISTS`) the registry lists (route hosts
+        normalised), for all tenants: a read-only view."""
         if self._kinds is None:
             self._kinds = self._kind_index()
-        return len(self._kinds[kind])
+        return self._kinds[kind].keys()
 
     def _kind_index(self) -> dict[str, dict[str, Tenant]]:
         """kind -> identity -> tenant, from the registry lists (one pass over the registry,

@@ -12,7 +12,6 @@ to load): what no worker walked, the parent walks.
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -30,11 +29,13 @@ def leaf_dirs(ctx: Context) -> frozenset[str]:
     """Config folders with no other config folder below them (the fleet root excluded)."""
     leaves: frozenset[str] | None = ctx.cache.get(_LEAVES)
     if leaves is None:
-        dirs = {posixpath.dirname(rel) for rel in ctx.covered}
-        ancestors = set()
+        dirs = {rel.rpartition("/")[0] for rel in ctx.covered}
+        ancestors: set[str] = set()
         for d in dirs:
             while d:
-                d = posixpath.dirname(d)
+                d = d.rpartition("/")[0]
+                if d in ancestors:
+                    break  # and so are all of its own ancestors
                 ancestors.add(d)
         leaves = ctx.cache[_LEAVES] = frozenset(d for d in dirs if d and d not in ancestors)
     return leaves
@@ -42,7 +43,7 @@ def leaf_dirs(ctx: Context) -> frozenset[str]:
 
 def collect(f: ConfigFile, ctx: Context, kinds: frozenset[str]) -> Iterator[str | Found]:
     """For a config in a leaf folder: the folder (walked) and what the walk found of `kinds`."""
-    d = posixpath.dirname(f.rel)
+    d = f.rel.rpartition("/")[0]
     if d not in leaf_dirs(ctx):
         return
     walks: dict[str, tuple[Found, ...]] = ctx.cache.setdefault(_WALKS, {})

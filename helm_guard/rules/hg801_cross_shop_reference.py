@@ -108,24 +108,24 @@ class _Sieve:
         self.chunks = tuple(sorted({max(ps, key=lambda p: (shared[p], len(p))) for ps in parts
                                     if ps}))
         self.uuid = self.hex32 = False
-        keys = list(ctx.owners) if self.usable else []
+        keys: list[str] = list(ctx.owners) if self.usable else []
         # registered route hosts are looked up too (`_owner_of_candidate`): each is vouched
         # for by the part after its first label (`shops.example`), or the host itself
         if self.usable:
-            ctx.fleet.owner_of("route", "")
-            for tenant in ctx.fleet.tenants():
-                for host in ctx.fleet.registered(tenant, "route"):
-                    keys.append(host.split(".", 1)[1] if host.count(".") > 1 else host)
-        keys = list(dict.fromkeys(keys))  # every shop's host gives the same zone
+            keys.extend(host.split(".", 1)[1] if host.count(".") > 1 else host
+                        for host in ctx.fleet.registry_names("route"))
         for chunk in self.chunks:  # a rendered name holds its template's literal parts
             keys = [k for k in keys if chunk not in k]
+        keys = list(dict.fromkeys(keys))  # every shop's host gives the same zone
         others: list[str] = []
+        uuid_match, hex32_match, lookup_match = (UUID_RE.match, _HEX32_KEY.fullmatch,
+                                                 _LOOKUP_KEY.fullmatch)
         for key in keys:
-            if UUID_RE.match(key):
+            if uuid_match(key):
                 self.uuid = self.hex32 = True  # also written without its dashes
-            elif _HEX32_KEY.fullmatch(key):
+            elif hex32_match(key):
                 self.hex32 = True
-            elif _LOOKUP_KEY.fullmatch(key):  # else no candidate can ever be this key
+            elif lookup_match(key):  # else no candidate can ever be this key
                 others.append(key)
         if len(others) > _MAX_OTHER_KEYS:
             self.usable = False
@@ -175,9 +175,18 @@ def _texts(value: Any, out: list[str], skip: frozenset[str] = frozenset(),
     if isinstance(value, str):
         out.append(value)
     elif isinstance(value, dict):
+        if not depth:  # a top-level block (`vars`): most values are plain strings
+            strs = [v for v in value.values() if type(v) is str]
+            out.extend(strs)
+            if len(strs) == len(value):
+                return
+            for v in value.values():
+                if type(v) is not str:
+                    _texts(v, out, skip, 1)
+            return
         for k, v in value.items():
             if isinstance(v, str):
-                if not (depth and k in skip):
+                if k not in skip:
                     out.append(v)
             else:
                 _texts(v, out, skip, depth + 1)
@@ -216,12 +225,11 @@ def _owner_of_candidate(ctx: Context, cand: str, tenant: Any = None) -> Any:
     return None
 
 
-def _without_own_hosts(ctx: Context, t: TargetInfo, blob: str) -> str:
-    """`blob` (lowercased) without the tenant's own route hosts (its shop's, for a stage)
-    where they start a text or follow `//`, for the sieve: a var holding the shop's own URL
-    (`https://acme.shops.example/`, most fleets have one) need not be scanned. Only whole
+def _without_own_hosts(ctx: Context, t: TargetInfo, low: str) -> str:
+    """`low` (a lowercased blob) without the tenant's own route hosts (its shop's, for a
+    stage) where they start a text or follow `//`, for the sieve: a var holding the shop's own
+    URL (`https://acme.shops.example/`, most fleets have one) need not be scanned. Only whole
     hosts at a token start go, so another host (`xacme.shops.example`) is never cut."""
-    low = blob.lower()
     if t.tenant is None or "." not in low:
         return low
     fleet = ctx.fleet
@@ -276,8 +284,11 @@ def check(t: TargetInfo, ctx: Context) -> Iterator[Problem]:
         yield from _registry_names_in_vars(t, ctx)
     blob = "\n".join(texts)
     sieve = _sieve(ctx)
-    if not sieve.may_name(blob) or not sieve.may_name(_without_own_hosts(ctx, t, blob), True):
-        return
+    if sieve.usable:
+        low = blob.lower()
+        if not sieve.may_name(low, True) or \
+                not sieve.may_name(_without_own_hosts(ctx, t, low), True):
+            return
     foreign = set()
     for cand in set(pattern.findall(blob)):
         owner = _owner_of_candidate(ctx, cand, t.tenant)
