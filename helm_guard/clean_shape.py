@@ -100,7 +100,7 @@ def is_clean(t: TargetInfo, ctx: Context) -> bool:
                 or "preview_bucket_name" in b):
             return False
     if env is not None:
-        if target.warnings:  # the inheritance gaps HG701 reports
+        if target.has_warnings:  # the inheritance gaps HG701 reports
             return False
         if "routes" not in raw and "route" not in raw and (
                 target.top.get("routes") or target.top.get("route")):

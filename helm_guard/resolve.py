@@ -66,6 +66,13 @@ class Target:
         self._worker: str | None | bool = False  # False: not worked out yet
 
     @property
+    def has_warnings(self) -> bool:
+        """`bool(self.warnings)`, cheaply (see `has_inheritance_gaps`)."""
+        if self._warnings is not None:
+            return bool(self._warnings)
+        return self.env is not None and self.error is None and has_inheritance_gaps(self)
+
+    @property
     def warnings(self) -> list[str]:
         """wrangler's env-gap warnings for this target (computed when first asked for)."""
         if self._warnings is None:
@@ -281,6 +288,26 @@ def inheritance_gaps(t: Target) -> list[str]:
                     gaps.append(f'There is a {key} binding with name "{b.get("binding")}" at the '
                                 f'top level, but not on "{env}".')
     return gaps
+
+
+def has_inheritance_gaps(t: Target) -> bool:
+    """`bool(inheritance_gaps(t))`, without writing the messages (the clean-shape test asks it
+    of every env target; `tests/test_clean_shape.py` checks the two agree)."""
+    top, raw = t.top, t.raw
+    for key in top:
+        if key not in _NON_INHERITABLE_ORDER:
+            continue
+        if key not in raw:
+            return True
+        top_val, env_val = top[key], raw[key]
+        if key == "vars" and isinstance(top_val, Mapping) and isinstance(env_val, Mapping):
+            if not top_val.keys() <= env_val.keys():
+                return True
+        elif isinstance(top_val, list) and isinstance(env_val, list):
+            have = {b.get("binding") for b in env_val if isinstance(b, Mapping)}
+            if any(isinstance(b, Mapping) and b.get("binding") not in have for b in top_val):
+                return True
+    return False
 
 
 def _compact(value: Any) -> str:

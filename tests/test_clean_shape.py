@@ -210,3 +210,38 @@ def test_skipping_clean_targets_never_changes_the_findings(tmp_path: Path, seed:
     # the comparison must have had teeth: mostly dirty fleets, with clean targets among them
     assert compared >= 40 and with_findings >= 30 and clean_seen >= 40, \
         (compared, with_findings, clean_seen)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_has_inheritance_gaps_agrees_with_the_warnings(seed: int) -> None:
+    """The clean-shape test's cheap `has_inheritance_gaps` says yes exactly when wrangler's
+    env-gap warnings (`inheritance_gaps`) are not empty, on random top-level/env pairs."""
+    from helm_guard.resolve import Target, has_inheritance_gaps, inheritance_gaps
+
+    rng = random.Random(seed)
+    keys = ("vars", "d1_databases", "r2_buckets", "kv_namespaces", "services", "define",
+            "routes", "main", "name")
+
+    def block() -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key in rng.sample(keys, rng.randint(0, len(keys))):
+            if key == "vars":
+                out[key] = {rng.choice("ABC"): "x" for _ in range(rng.randint(0, 3))} \
+                    if rng.random() < 0.8 else ["not", "a", "map"]
+            elif key in ("main", "name", "routes"):
+                out[key] = "x"
+            else:
+                out[key] = [rng.choice([{"binding": rng.choice("XYZ")}, {"binding": None},
+                                        {}, "junk"]) for _ in range(rng.randint(0, 3))] \
+                    if rng.random() < 0.9 else {"binding": "X"}
+        return out
+
+    seen = {True: 0, False: 0}
+    for _ in range(2000):
+        top = block()
+        env = block()
+        t = Target("e", env, {**top, "env": {"e": env}})
+        want = bool(inheritance_gaps(t))
+        assert has_inheritance_gaps(t) is want, (top, env)
+        seen[want] += 1
+    assert seen[True] and seen[False]  # both outcomes were exercised

@@ -3,8 +3,9 @@
 The check has shortcuts, each with a threshold or a condition: the parallel map (forked
 workers from `checker.PARALLEL_MIN_FILES` configs; the gate's plan from
 `gate.PARALLEL_PLAN_FILES`), the clean-shape skip (`clean_shape`), HG801's `_Sieve`, the
-RapidJSON fast path (vs the positional parser) and the fast glob discovery (vs `glob.glob`,
-with deferred existence checks). Here one fleet ABOVE every threshold, with faults planted
+RapidJSON fast path (vs the positional parser), the fast glob discovery (vs `glob.glob`,
+with deferred existence checks), HG302's plain-names pre-pass, HG901's "no secrets policy"
+skip and the clean-shape test's cheap inheritance-gap answer (`Target.has_warnings`). Here one fleet ABOVE every threshold, with faults planted
 among its last shops (so they land in every worker's chunk, the parent's own included) and
 inputs no rule models yet (stray configs, nested ones, `.wrangler/deploy/config.json`
 redirects, `.env` files), is checked with every shortcut on, in parallel and serially, and
@@ -20,10 +21,12 @@ from pathlib import Path
 
 import pytest
 
-from helm_guard import globs, jsonc, parallel
+from helm_guard import globs, jsonc, parallel, resolve
 from helm_guard.checker import PARALLEL_MIN_FILES, CheckResult, run_check
 from helm_guard.fleet import load_fleet
+from helm_guard.rules import hg302_confusable_name as hg302
 from helm_guard.rules import hg801_cross_shop_reference as hg801
+from helm_guard.rules import hg901_secret_in_vars as hg901
 from tests.bigfleet import edit, edit_fleet, generate, registry
 
 N = PARALLEL_MIN_FILES + 100
@@ -70,8 +73,16 @@ def _plant(root: Path, slugs: list[str], *, others: int) -> dict[str, str]:
     expect[f"shops/{tail[13]}/wrangler.jsonc"] = "HG301"  # clean-shape covered
     edit(cfg[tail[15]], '"routes": [', f'"routes": [{{"pattern": "{tail[14]}.shops.example"}},')
     expect[f"shops/{tail[15]}/wrangler.jsonc"] = "HG601"
+    # HG302's plain-names pre-pass: a look-alike of the shop's own bucket name
+    edit(cfg[tail[14]], f'"bucket_name": "helm-{tail[14]}-assets"',
+         f'"bucket_name": "he1m-{tail[14]}-assets"')
+    expect[f"shops/{tail[14]}/wrangler.jsonc"] = "HG302"
     change: dict[str, object] = {
         "configs": ["shops/*/wrangler.jsonc", "shops/*/sub/wrangler.jsonc"]}
+    if others:  # HG901's no-policy shortcut off: a fleet-wide required secret, shadowed
+        change["secrets"] = {"required": ["STRIPE_WEBHOOK_SECRET"]}
+        edit(cfg[tail[5]], '"vars": {', '"vars": {"STRIPE_WEBHOOK_SECRET": "x",')
+        expect[f"shops/{tail[5]}/wrangler.jsonc"] = "HG901"
     for s in slugs[:40]:  # registered hosts (they are not in the owner index the sieve reads)
         reg[s]["routes"] = [f"{s}.shops.example"]
     for s in slugs[:others]:  # more than _MAX_OTHER_KEYS owned names without the naming's
@@ -97,6 +108,9 @@ def shortcuts_off(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         m.setattr(jsonc, "_fast_value", decline)
         m.setattr(hg801._Sieve, "may_name", lambda self, text, lowered=False: True)
         m.setattr(globs, "_fast_parts", lambda pattern: None)
+        m.setattr(hg302, "_plain", lambda t, ctx: False)
+        m.setattr(hg901, "_any_policy", lambda ctx: True)
+        m.setattr(resolve.Target, "has_warnings", property(lambda self: bool(self.warnings)))
         yield
 
 

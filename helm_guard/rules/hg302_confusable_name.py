@@ -89,6 +89,8 @@ def _path(t: TargetInfo, key: str | None, i: int, field: str | None) -> JsonPath
 def check(t: TargetInfo, ctx: Context) -> Iterator[Problem]:
     if t.file.entry.slug and not t.file.entry.slug.isascii():
         yield ctx.problem(t, (), f"the shop folder name {t.file.entry.slug!r} is not ASCII")
+    if _plain(t, ctx):
+        return
     owners = ctx.owners
     for key, i, field, name in _names(t):
         if not name.isascii():
@@ -106,6 +108,35 @@ def check(t: TargetInfo, ctx: Context) -> Iterator[Problem]:
         if key_ in skeletons and skeletons[key_] != name.lower():
             yield ctx.problem(t, _path(t, key, i, field), f"name {name!r} is confusable with "
                               f"{skeletons[key_]!r}, a registered resource name")
+
+
+def _plain(t: TargetInfo, ctx: Context) -> bool:
+    """The common case, cheaply: every name of `t` (as `_names` lists them) is ASCII and an
+    exact registered name, and its routes are ASCII with no registered host name to be
+    confused with (`check` would find nothing)."""
+    owners = ctx.owners
+    target = t.target
+    worker = target.worker
+    if worker is not None and not (worker.isascii() and worker.lower() in owners):
+        return False
+    for key, field in _FIELDS:
+        for _, b in target.indexed_bindings(key):
+            value = b.get(field)
+            if isinstance(value, str) and not (value.isascii() and value.lower() in owners):
+                return False
+    routes = target.routes
+    if routes:
+        for r in routes:
+            pattern = r.get("pattern") if isinstance(r, dict) else r
+            if not isinstance(pattern, str):
+                continue
+            if not pattern.isascii():
+                return False
+            if pattern.lower() in owners:
+                continue
+            if "." not in pattern or _skeletons(ctx, True):
+                return False  # compared with the other names, or with registered hosts
+    return True
 
 
 def _skeletons(ctx: Context, hostnames: bool) -> dict[str, str]:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from helm_guard.context import Context, Problem, TargetInfo
@@ -87,9 +87,29 @@ def classify(name: str, value: str) -> str | None:
     return None
 
 
+def _any_policy(ctx: Context) -> bool:
+    """Whether the fleet file declares required secrets anywhere (fleet, shop or stage);
+    worked out once per run: most fleets declare none, and then no var can shadow one."""
+    key = f"{ID}:policy"
+    found = ctx.cache.get(key)
+    if found is None:
+        fleet = ctx.fleet
+        found = "secrets" in fleet.data
+        for entry in fleet.shops.values():
+            if found:
+                break
+            if isinstance(entry, Mapping):
+                stages = entry.get("stages")
+                found = "secrets" in entry or (isinstance(stages, Mapping) and any(
+                    isinstance(stage, Mapping) and "secrets" in stage
+                    for stage in stages.values()))
+        ctx.cache[key] = found
+    return bool(found)
+
+
 def _required_names(vars_: dict[str, object], t: TargetInfo, ctx: Context) -> list[str]:
     """The vars named like one of the tenant's required secrets (`helm_guard.secrets_policy`)."""
-    if t.tenant is None:
+    if t.tenant is None or not _any_policy(ctx):
         return []
     from helm_guard.secrets_policy import required_secrets
 
