@@ -1,15 +1,16 @@
 """A shortcut can never hide a finding (issue 11 class 4, issue 12 item 5).
 
-The check has shortcuts, each with a threshold or a condition: the parallel map (forked
-workers from `checker.PARALLEL_MIN_FILES` configs; the gate's plan from
-`gate.PARALLEL_PLAN_FILES`), the clean-shape skip (`clean_shape`), HG801's `_Sieve`, the
-RapidJSON fast path (vs the positional parser), the fast glob discovery (vs `glob.glob`,
-with deferred existence checks), HG302's plain-names pre-pass, HG901's "no secrets policy"
-skip and the clean-shape test's cheap inheritance-gap answer (`Target.has_warnings`). Here one fleet ABOVE every threshold, with faults planted
-among its last shops (so they land in every worker's chunk, the parent's own included) and
-inputs no rule models yet (stray configs, nested ones, `.wrangler/deploy/config.json`
-redirects, `.env` files), is checked with every shortcut on, in parallel and serially, and
-with every shortcut off; the findings must be identical, and the faults must be found.
+The check has shortcuts, each with a threshold or a condition: the parallel map (forked workers
+from `checker.PARALLEL_MIN_FILES` configs; the gate's plan from `gate.PARALLEL_PLAN_FILES`),
+the clean-shape skip (`clean_shape`), HG801's `_Sieve`, the RapidJSON fast path (vs the
+positional parser), the fast glob discovery (vs `glob.glob`, with deferred existence checks),
+HG302's plain-names pre-pass, HG901's "no secrets policy" skip and the clean-shape test's cheap
+inheritance-gap answer (`Target.has_warnings`). Here one fleet ABOVE every threshold, with
+faults planted among its last shops (so they land in every worker's chunk, the parent's own
+included) and inputs no rule models yet (stray configs, nested ones,
+`.wrangler/deploy/config.json` redirects, `.env` files), is checked with every shortcut on, in
+parallel and serially, and with every shortcut off; the findings must be identical, and the
+faults must be found.
 """
 
 from __future__ import annotations
