@@ -89,12 +89,25 @@ def test_parallel_and_serial_checks_agree(tmp_path: Path) -> None:
     _edit(shop / slugs[20] / "wrangler.jsonc", '"vars": {', '"vars": {"TOKEN": "s3cr3t-value", ')
     (shop / slugs[30] / "wrangler.json").write_text("{}")  # a stray config
     (shop / slugs[40] / "wrangler.jsonc").write_text('{"name": ')  # a syntax error
+    # a third shop, in another chunk, on a's database too; one file deploying one Worker name
+    # twice (its env names the top level's Worker), an identity used twice in one file
+    d = slugs[n - 3]
+    _edit(shop / d / "wrangler.jsonc", str(uuid.UUID(int=n - 3 + 1)), db_a)
+    _edit(shop / slugs[51] / "wrangler.jsonc", '"staging": {',
+          f'"staging": {{"name": "helm-{slugs[51]}", ')
     fleet, serial, parallel = _both_ways(tmp_path)
     rules = {f.rule for f in serial.findings}
     assert {"HG101", "HG403", "HG601", "HG606", "HG901"} <= rules, rules
     shared = [f for f in serial.findings if f.rule == "HG601"]
     # a owns both identities (registry, naming): only the shops that took them are at fault
-    assert {f.shop for f in shared} == {b, c}
+    assert {f.shop for f in shared if "Worker name" not in f.message} == {b, c, d}
+    twice = [f for f in shared if "Worker name" in f.message]
+    # the naming template gives the name to the top level: the env that took it is at fault
+    assert [(f.path, f.json_path) for f in twice] == \
+        [(f"shops/{slugs[51]}/wrangler.jsonc", "$.env.staging.name")], twice
+    on_a = [f for f in shared if f.shop == d]
+    assert on_a and f"shops/{a}/wrangler.jsonc" in on_a[0].message \
+        and f"shops/{b}/wrangler.jsonc" in on_a[0].message
 
 
 def test_a_failing_or_dying_worker_fails_the_check(tmp_path: Path, monkeypatch) -> None:

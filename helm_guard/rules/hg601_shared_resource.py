@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, NamedTuple
 
-from helm_guard.context import ConfigFile, Context, Problem
+from helm_guard.context import ConfigFile, Context, Problem, TargetInfo
 from helm_guard.fleet import Tenant
 from helm_guard.jsonc import JsonPath
 
@@ -68,7 +68,8 @@ class Use(NamedTuple):
 Record = tuple[str, str, str, JsonPath, "str | None", "str | None", "str | None"]
 
 
-def collect(f: ConfigFile, ctx: Context) -> Iterator[Record]:
+def records(f: ConfigFile, ctx: Context) -> Iterator[Record]:
+    """Every use of a resource identity by the targets of `f`, with where it is."""
     shared_kv = ctx.fleet.shared_kv
     rel = f.rel
     for t in f.targets:
@@ -94,25 +95,7 @@ def collect(f: ConfigFile, ctx: Context) -> Iterator[Record]:
                         if label[0] == "K" and value in shared_kv:  # a shared KV namespace
                             continue
                         yield (label, value, rel, origin + (i, field), shop, stage, env)
-        queues = target.raw.get("queues")  # non-inheritable: the env's own
-        if isinstance(queues, dict):
-            origin = target.origin("queues")
-            for side, qfields in _QUEUE_FIELDS:
-                entries = queues.get(side)
-                if isinstance(entries, list):
-                    for i, q in enumerate(entries):
-                        if isinstance(q, dict):
-                            for qfield in qfields:
-                                name = q.get(qfield)
-                                if isinstance(name, str) and name:
-                                    yield ("Queue", name.lower(), rel,
-                                           origin + (side, i, qfield), shop, stage, env)
-        if "workflows" in target.raw:
-            for i, w in target.indexed_bindings("workflows"):
-                name = w.get("name")
-                if isinstance(name, str) and name:
-                    yield ("Workflow", name.lower(), rel,
-                           target.origin("workflows") + (i, "name"), shop, stage, env)
+        yield from _queue_and_workflow_records(t, rel)
         routes = target.routes
         if routes:
             origin = target.routes_origin
@@ -122,28 +105,89 @@ def collect(f: ConfigFile, ctx: Context) -> Iterator[Record]:
                     yield ("route", pattern.lower(), rel, origin + (i,), shop, stage, env)
 
 
-# A summary maps each identity ("<label>\0<value>") to the config of its first use, and keeps
-# every use of the identities this worker saw more than once. That is all that crosses back to
-# the parent (records for a million identities would cost more to send than to find); the
-# parent re-reads the few configs whose identity another worker saw too.
-Summary = tuple[dict[str, str], dict[str, list[Record]]]
+def collect(f: ConfigFile, ctx: Context) -> Iterator[tuple[str, str]]:
+    """The map phase's light form of `records`: ("<label>\0<value>", rel) per use. Where a
+    use is (its JSON path, tenant, env) is worked out again, from the file, only for the few
+    identities used more than once (`_uses`)."""
+    shared_kv = ctx.fleet.shared_kv
+    rel = f.rel
+    for t in f.targets:
+        target = t.target
+        if target.error is not None:
+            continue
+        worker = target.worker
+        if worker is not None:
+            yield "Worker name\0" + worker, rel
+        for key, fields in _FIELDS:
+            bindings = target.indexed_bindings(key)
+            if not bindings:
+                continue
+            for field, label in fields:
+                for _, b in bindings:
+                    value = b.get(field)
+                    if isinstance(value, str) and value:
+                        value = value.lower()
+                        if label[0] == "K" and value in shared_kv:  # a shared KV namespace
+                            continue
+                        yield f"{label}\0{value}", rel
+        if "queues" in target.raw or "workflows" in target.raw:  # rare: the full form
+            for record in _queue_and_workflow_records(t, rel):
+                yield f"{record[0]}\0{record[1]}", rel
+        routes = target.routes
+        if routes:
+            for r in routes:
+                pattern = r.get("pattern") if isinstance(r, dict) else r
+                if isinstance(pattern, str) and pattern:
+                    yield "route\0" + pattern.lower(), rel
 
 
-def summarize(records: list[Record]) -> Summary:
-    """In each worker: the first use of each identity, and every use of those used twice."""
+def _queue_and_workflow_records(t: TargetInfo, rel: str) -> Iterator[Record]:
+    target = t.target
+    shop, stage = (None, None) if t.tenant is None else t.tenant
+    env = target.env
+    queues = target.raw.get("queues")  # non-inheritable: the env's own
+    if isinstance(queues, dict):
+        origin = target.origin("queues")
+        for side, qfields in _QUEUE_FIELDS:
+            entries = queues.get(side)
+            if isinstance(entries, list):
+                for i, q in enumerate(entries):
+                    if isinstance(q, dict):
+                        for qfield in qfields:
+                            name = q.get(qfield)
+                            if isinstance(name, str) and name:
+                                yield ("Queue", name.lower(), rel,
+                                       origin + (side, i, qfield), shop, stage, env)
+    if "workflows" in target.raw:
+        for i, w in target.indexed_bindings("workflows"):
+            name = w.get("name")
+            if isinstance(name, str) and name:
+                yield ("Workflow", name.lower(), rel,
+                       target.origin("workflows") + (i, "name"), shop, stage, env)
+
+
+# A summary maps each identity ("<label>\0<value>") to the config of its first use, and lists
+# the configs using each identity this worker saw more than once. That is all that crosses back
+# to the parent (records for a million identities would cost more to send than to find); the
+# parent re-reads the few configs whose identity was used twice, here or in another worker.
+Summary = tuple[dict[str, str], dict[str, list[str]]]
+
+
+def summarize(items: list[tuple[str, str]]) -> Summary:
+    """In each worker: the first config using each identity, and every config using those
+    used twice (in map order, each once)."""
     first: dict[str, str] = {}
-    uses: dict[str, Record] = {}
-    collisions: dict[str, list[Record]] = {}
-    for record in records:
-        key = f"{record[0]}\0{record[1]}"
-        seen = uses.get(key)
+    collisions: dict[str, list[str]] = {}
+    for key, rel in items:
+        seen = first.get(key)
         if seen is None:
-            uses[key] = record
-            first[key] = record[2]
+            first[key] = rel
         elif key in collisions:
-            collisions[key].append(record)
+            rels = collisions[key]
+            if rels[-1] != rel:
+                rels.append(rel)
         else:
-            collisions[key] = [seen, record]
+            collisions[key] = [seen] if seen == rel else [seen, rel]
     return first, collisions
 
 
@@ -151,26 +195,29 @@ def _merge(ctx: Context, summaries: list[Summary]) -> dict[str, list[Record]]:
     """Every use of each identity used more than once, in map order. The set operations run
     in C, so only the colliding identities cost Python work."""
     first: dict[str, str] = {}
-    collisions: dict[str, list[Record]] = {}
+    rels: dict[str, list[str]] = {}
     for part_first, part_collisions in summaries:
         for key in part_collisions.keys() | (part_first.keys() & first.keys()):
-            earlier = collisions.get(key) or (
-                [_first_use(ctx, first[key], key)] if key in first else [])
-            collisions[key] = earlier + (part_collisions.get(key)
-                                         or [_first_use(ctx, part_first[key], key)])
+            earlier = rels.get(key) or ([first[key]] if key in first else [])
+            later = part_collisions.get(key) or [part_first[key]]
+            rels[key] = earlier + [r for r in later if r not in earlier]
         first = {**part_first, **first}  # the earlier part's first use wins
-    return collisions
+    out: dict[str, list[Record]] = {}
+    for key, where in rels.items():
+        uses = [record for rel in where for record in _uses(ctx, rel, key)]
+        if len(uses) > 1:
+            out[key] = uses
+    return out
 
 
-def _first_use(ctx: Context, rel: str, key: str) -> Record:
-    """The use of identity `key` in config `rel`, collected again from the file."""
+def _uses(ctx: Context, rel: str, key: str) -> list[Record]:
+    """The uses of identity `key` in config `rel`, collected again from the file."""
     f = ctx.file_at(rel)
-    if f is not None:
-        for record in collect(f, ctx):
-            if f"{record[0]}\0{record[1]}" == key:
-                return record
-    label, _, value = key.partition("\0")  # the file changed during the check
-    return (label, value, rel, (), None, None, None)
+    found = [r for r in records(f, ctx) if f"{r[0]}\0{r[1]}" == key] if f is not None else []
+    if not found:  # the file changed during the check
+        label, _, value = key.partition("\0")
+        found = [(label, value, rel, (), None, None, None)]
+    return found
 
 
 def _where(ctx: Context, u: Use) -> str:
