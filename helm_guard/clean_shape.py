@@ -66,7 +66,7 @@ def is_clean(t: TargetInfo, ctx: Context) -> bool:
         return False
     if tenant.stage is not None:
         stages = entry.get("stages")
-        if not isinstance(stages, Mapping) or tenant.stage not in stages:
+        if not (type(stages) is dict or isinstance(stages, Mapping)) or tenant.stage not in stages:
             return False
     exp = fleet.expected(tenant)
     if target.worker != exp.worker:

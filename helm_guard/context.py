@@ -21,17 +21,14 @@ from helm_guard.resolve import Target, resolve
 class ConfigFile:
     """One config file of the fleet: where it is, what it says, what wrangler makes of it."""
 
-    __slots__ = ("entry", "doc", "read_error", "targets")
+    __slots__ = ("entry", "rel", "doc", "read_error", "targets")
 
     def __init__(self, entry: ConfigEntry) -> None:
         self.entry = entry
+        self.rel: str = entry.rel
         self.doc: Document | None = None
         self.read_error: str | None = None
         self.targets: list[TargetInfo] = []
-
-    @property
-    def rel(self) -> str:
-        return self.entry.rel
 
 
 class TargetInfo(NamedTuple):

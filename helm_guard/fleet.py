@@ -342,16 +342,21 @@ class Fleet:
         fields); this index serves the free-text scan of HG801 and the findings' "it belongs
         to shop ..." notes."""
         owners: dict[str, Tenant] = {}
-        for tenant in self.tenants():
-            exp = self.expected(tenant)
-            entry = self.shops.get(tenant.shop, {})
-            if tenant.stage is not None:
-                entry = entry.get("stages", {}).get(tenant.stage, {})
-            for v in (exp.worker, exp.database_name, exp.bucket_name, exp.database_id,
-                      exp.preview_database_id, exp.preview_bucket_name,
-                      *entry.get("kv_namespaces", ())):
-                if v:
-                    owners.setdefault(v.lower(), tenant)
+        add = owners.setdefault
+        expected = self.expected
+        for slug, entry in self.shops.items():
+            stages = entry.get("stages")
+            for tenant, block in ((Tenant(slug), entry),
+                                  *((Tenant(slug, st), (stages or {}).get(st) or {})
+                                    for st in (stages or ()))):
+                for v in expected(tenant):
+                    if v:
+                        add(v.lower(), tenant)
+                kv = block.get("kv_namespaces")
+                if kv:
+                    for v in kv:
+                        if v:
+                            add(v.lower(), tenant)
         return owners
 
     def tenants(self) -> Iterator[Tenant]:

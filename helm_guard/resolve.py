@@ -184,15 +184,16 @@ def env_names(config: Mapping[str, Any]) -> list[str]:
 
 def resolve(config: Any, display_path: str) -> list[Target]:
     """Every deploy target of a parsed config, in file order, validated as wrangler does."""
-    if not isinstance(config, Mapping):
+    if type(config) is not dict and not isinstance(config, Mapping):
         t = Target(None, {}, {})
         t.error = f"{display_path}: the configuration must be a JSON object"
         return [t]
     targets = [Target(None, config, config)]
     env = config.get("env")
-    if isinstance(env, Mapping):
+    if type(env) is dict or isinstance(env, Mapping):
         for name, block in env.items():
-            targets.append(Target(name, block if isinstance(block, Mapping) else {}, config))
+            targets.append(Target(name, block if type(block) is dict or isinstance(block, Mapping)
+                                  else {}, config))
     for t in targets:
         _validate(t, display_path)
     return targets
@@ -290,6 +291,11 @@ def inheritance_gaps(t: Target) -> list[str]:
     return gaps
 
 
+def _is_map(value: object) -> bool:
+    """`isinstance(value, Mapping)`, fast for a parsed JSON object (a dict)."""
+    return type(value) is dict or isinstance(value, Mapping)
+
+
 def has_inheritance_gaps(t: Target) -> bool:
     """`bool(inheritance_gaps(t))`, without writing the messages (the clean-shape test asks it
     of every env target; `tests/test_clean_shape.py` checks the two agree)."""
@@ -300,12 +306,12 @@ def has_inheritance_gaps(t: Target) -> bool:
         if key not in raw:
             return True
         top_val, env_val = top[key], raw[key]
-        if key == "vars" and isinstance(top_val, Mapping) and isinstance(env_val, Mapping):
+        if key == "vars" and _is_map(top_val) and _is_map(env_val):
             if not top_val.keys() <= env_val.keys():
                 return True
         elif isinstance(top_val, list) and isinstance(env_val, list):
-            have = {b.get("binding") for b in env_val if isinstance(b, Mapping)}
-            if any(isinstance(b, Mapping) and b.get("binding") not in have for b in top_val):
+            have = {b.get("binding") for b in env_val if _is_map(b)}
+            if any(_is_map(b) and b.get("binding") not in have for b in top_val):
                 return True
     return False
 

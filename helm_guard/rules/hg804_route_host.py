@@ -60,7 +60,7 @@ def check(t: TargetInfo, ctx: Context) -> Iterator[Problem]:
         return
     owner_of = ctx.fleet.owner_of
     for r in routes:  # the common case, cheaply: every host is the tenant's, no zone_name
-        if isinstance(r, Mapping):
+        if type(r) is dict or isinstance(r, Mapping):
             pattern = r.get("pattern")
             if "zone_name" in r:
                 break
