@@ -97,19 +97,59 @@ def explain(diffs: list[Mismatch], shop: str) -> str:
 def judge_attachments(fleet: Fleet, tenant: Tenant, settings: Mapping[str, Any],
                       served: Iterable[Served],
                       namespaces: Iterable[Mapping[str, Any]] = (),
-                      declared: frozenset[str] | None = None) -> list[Mismatch]:
+                      declared: frozenset[str] | None = None,
+                      previews: Mapping[str, Any] | None = None) -> list[Mismatch]:
     """What is attached to the tenant's Worker besides its bindings: tail consumers (script
     settings), the routes and custom domains read back (`hosts.judge_hosts`, the judge the
-    audit uses too) and, when `declared` is given, the account's Durable Object namespaces
-    (`judge_namespaces`). [] = all its own; anything unmodelled is a difference."""
+    audit uses too), when `declared` is given the account's Durable Object namespaces
+    (`judge_namespaces`), and the preview settings' bindings and tail consumers
+    (`judge_previews`). [] = all its own; anything unmodelled is a difference."""
     diffs = [d for d in judge(fleet, tenant, tail_bindings(settings))
              if d.type not in ("d1", "r2_bucket")]
+    if previews:
+        diffs += judge_previews(fleet, tenant, previews)
     expected = ", ".join(sorted(fleet.owned(tenant).route_hosts)) or "(none)"
     diffs += [Mismatch(p.pattern, p.kind.replace("-", "_"), p.host, expected, p.other, p.message)
               for p in judge_hosts(fleet, tenant, served)]
     if declared is not None:
         diffs += judge_namespaces(fleet, tenant, namespaces, declared)
     return diffs
+
+
+def preview_bindings(defaults: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The bindings of a Worker's preview settings (`preview_defaults.env`, `{name: {type,
+    ...}}`, wrangler's `extractConfigBindings` shape) as API-shaped bindings, plus its tail
+    consumers (`[{name: <service>}]`). A D1 binding there names its database `database_id`:
+    it is judged as `id` (both, when both are given and differ). Another shape: unmodelled."""
+    out: list[dict[str, Any]] = []
+    env = defaults.get("env")
+    if isinstance(env, Mapping):
+        for name, b in env.items():
+            if not isinstance(b, Mapping):
+                out.append({"name": str(name), "type": "(not an object)"})
+                continue
+            if b.get("type") == "d1":
+                ids = {b.get("id"), b.get("database_id")} - {None}
+                out += [{**b, "name": str(name), "id": i} for i in sorted(ids, key=str) or [None]]
+            else:
+                out.append({**b, "name": str(name)})
+    elif env is not None:
+        out.append({"name": "preview_defaults.env", "type": "(not an object)"})
+    tails = defaults.get("tail_consumers")
+    for i, t in enumerate(tails if isinstance(tails, list) else [] if tails is None else [tails]):
+        service = (t.get("service") or t.get("name")) if isinstance(t, Mapping) else None
+        out.append({"name": f"previews.tail_consumers[{i}]", "type": "tail_consumer",
+                    "service": service})
+    return out
+
+
+def judge_previews(fleet: Fleet, tenant: Tenant, defaults: Mapping[str, Any]) -> list[Mismatch]:
+    """The preview settings judged like a version (`judge`, i.e. `judge_bindings`): every
+    binding a Preview deployment of the tenant's Worker would get must be the tenant's own.
+    Unlike a version, preview settings need not bind the shop's database and bucket."""
+    found = judge(fleet, tenant, preview_bindings(defaults))
+    return [d._replace(message="preview settings: " + d.message) for d in found
+            if not (d.binding == "-" and d.actual == "(none)")]
 
 
 def declared_classes(target: Any, worker: str) -> frozenset[str]:

@@ -21,9 +21,14 @@ What is read, and why:
   the nearest the API comes to a script's migrations (it never returns the migration steps,
   only the script's `migration_tag` in `GET /accounts/{a}/workers/scripts`).
 
+- the Worker's preview settings (`GET /accounts/{a}/workers/workers/{worker}` ->
+  `preview_defaults`: `env` = the bindings every Preview deployment gets, `tail_consumers`),
+  as wrangler 4.86's `preview settings` reads them (`getWorkerPreviewDefaults`, cli.js
+  l.284268, `src/preview/api.ts`) and `preview settings update` writes them (PATCH, l.284275).
+
 Not read back (docs/threat-model.md, Open): routes in zones where the tenant has no registered
-host (`helm-guard audit` reads every zone of the account), and preview settings (wrangler
-4.86's `preview settings` API is a private beta helm-guard never calls).
+host (`helm-guard audit` reads every zone of the account), and the migration steps a script
+has applied (the API keeps only its `migration_tag`).
 """
 
 from __future__ import annotations
@@ -212,3 +217,16 @@ def deployments(client: Client, worker: str) -> list[dict[str, Any]]:
     listed = [d for d in deps if isinstance(d, dict)]
     order = {id(d): i for i, d in enumerate(reversed(listed))}  # the API: newest first
     return sorted(listed, key=lambda d: (_created(d, "created_on"), order[id(d)]))
+
+
+def preview_defaults(client: Client, worker: str) -> dict[str, Any]:
+    """The Worker's preview settings (`preview_defaults`; {} when it has none)."""
+    try:
+        result = client.get("/accounts/" + seg(client.account_id) + "/workers/workers/"
+                            + seg(worker))
+    except CloudflareError as exc:
+        raise _blocked(exc, f"the preview settings of {worker}") from None
+    found = result.get("preview_defaults") if isinstance(result, dict) else None
+    if not isinstance(result, dict) or not isinstance(found, dict | None):
+        raise Blocked(f"the preview settings of {worker}: unexpected answer shape")
+    return found or {}

@@ -346,8 +346,9 @@ def deploy_shop(
             )
         s.say(f"{version_id} is a version of {target.worker}; bindings match the registry")
         served = attachments(client, target)
-        s.say("tail consumers, routes, custom domains and Durable Object namespaces are the "
-              "shop's own" + (f" ({len(served)} route(s)/domain(s))" if served else ""))
+        s.say("tail consumers, routes, custom domains, Durable Object namespaces and preview "
+              "settings are the shop's own"
+              + (f" ({len(served)} route(s)/domain(s))" if served else ""))
         require_in_version(fleet, Tenant(slug, target.stage), bindings,  # required secrets
                            version_id=version_id, worker=target.worker)
 
@@ -363,8 +364,8 @@ def deploy_shop(
     with steps.step(5, "confirm the live deployment") as s:
         live_since = confirm_live(client, target, version_id)
         s.say(f"{version_id} serves 100% since {live_since or '(unknown)'} and binds shop "
-              f"{target.label()}'s own resources; tail consumers, routes, custom domains and "
-              "Durable Object namespaces are its own")
+              f"{target.label()}'s own resources; tail consumers, routes, custom domains, "
+              "Durable Object namespaces and preview settings are its own")
 
     with steps.step(6, "record in the ledger") as s:
         commit = gitio.rev_parse(repo, "HEAD")
@@ -401,13 +402,15 @@ def attachments(client: Client, target: ShopTarget) -> list[Served]:
     shop's registered hosts and every custom domain (`readback.hosts_served`: a host of
     another shop sent to this Worker, or one of the shop's hosts sent to another Worker), and
     the account's Durable Object namespaces (another Worker's namespace moved to this one, or
-    a class the config does not declare). Returns what serves the shop's hosts or Worker."""
+    a class the config does not declare), and the Worker's preview settings (their bindings
+    judged like a version's). Returns what serves the shop's hosts or Worker."""
     fleet, tenant = target.fleet, target.tenant
     settings = readback.script_settings(client, target.worker)
     served = readback.hosts_served(client, fleet.owned(tenant).route_hosts)
     namespaces = readback.durable_object_namespaces(client)
     declared = declared_classes(target.resolved, target.worker)
-    diffs = judge_attachments(fleet, tenant, settings, served, namespaces, declared)
+    previews = readback.preview_defaults(client, target.worker)
+    diffs = judge_attachments(fleet, tenant, settings, served, namespaces, declared, previews)
     if diffs:
         raise Blocked(
             f"Worker {target.worker} has attachments that are not shop {target.label()}'s "

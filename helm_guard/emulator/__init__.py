@@ -23,6 +23,7 @@ Stdlib only: a `ThreadingHTTPServer` on 127.0.0.1 (free port) served from a daem
 | `r2.py` | R2 buckets; objects (list with prefix + cursor, get, put, delete) |
 | `routes.py` | zones, zone Worker routes, custom domains, what `wrangler deploy` publishes |
 | `durable_objects.py` | Durable Object namespaces; the migrations an upload applies |
+| `previews.py` | a Worker's preview settings (`/workers/workers/{name}`) |
 
 Adding an endpoint: put it in its area's router (or a new area mixin derived from
 `EmulatorCore`, added to `CloudflareEmulator`'s bases below), record what diverges from the
@@ -53,6 +54,7 @@ from helm_guard.emulator.core import (
 )
 from helm_guard.emulator.d1 import D1Area
 from helm_guard.emulator.durable_objects import DurableObjectsArea
+from helm_guard.emulator.previews import PreviewsArea
 from helm_guard.emulator.r2 import R2Area
 from helm_guard.emulator.routes import RoutesArea
 from helm_guard.emulator.workers import WorkersArea
@@ -71,7 +73,8 @@ __all__ = [
 ]
 
 
-class CloudflareEmulator(WorkersArea, D1Area, R2Area, RoutesArea, DurableObjectsArea):
+class CloudflareEmulator(WorkersArea, D1Area, R2Area, RoutesArea, DurableObjectsArea,
+                         PreviewsArea):
     """The whole emulator: every API area on one server and one lock."""
 
     def __enter__(self) -> CloudflareEmulator:
