@@ -24,7 +24,7 @@ What is read, and why:
 - the Worker's preview settings (`GET /accounts/{a}/workers/workers/{worker}` ->
   `preview_defaults`: `env` = the bindings every Preview deployment gets, `tail_consumers`),
   as wrangler 4.86's `preview settings` reads them (`getWorkerPreviewDefaults`, cli.js
-  l.284268, `src/preview/api.ts`) and `preview settings update` writes them (PATCH, l.284275).
+  l.284267, `src/preview/api.ts`) and `preview settings update` writes them (PATCH, l.284274).
 
 Not read back (docs/threat-model.md, Open): routes in zones where the tenant has no registered
 host (`helm-guard audit` reads every zone of the account), and the migration steps a script

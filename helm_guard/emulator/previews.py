@@ -3,10 +3,10 @@
 - `GET /accounts/{a}/workers/workers/{name}`: `{"id", "name", "created_on",
   "preview_defaults"}`; 404 + 10007 for an unknown Worker;
 - `PATCH /accounts/{a}/workers/workers/{name}` `{"preview_defaults": {...}}`: replaces them
-  (wrangler 4.86 sends the merged settings: `editWorkerPreviewDefaults`, cli.js l.284275).
+  (wrangler 4.86 sends the merged settings: `editWorkerPreviewDefaults`, cli.js l.284274).
 
 `preview_defaults` is stored as given: `env` maps a binding name to `{type, ...}` (wrangler's
-`extractConfigBindings`, cli.js l.284485: d1 `database_id`, r2 `bucket_name`, kv
+`extractConfigBindings`, cli.js l.284396: d1 `database_id`, r2 `bucket_name`, kv
 `namespace_id`, service `service`, ...), plus `tail_consumers` `[{name}]`, `observability`,
 `logpush`, `limits`, `placement`.
 
