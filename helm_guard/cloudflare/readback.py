@@ -16,8 +16,9 @@ What is read, and why:
   account, or a zone whose routes cannot be read, blocks (fail closed);
 - the Durable Object namespaces of the account
   (`GET /accounts/{a}/workers/durable_objects/namespaces`, page-numbered; each `{id, name,
-  script, class, use_sqlite}`, cloudflare-python `workers/durable_objects/namespaces`,
-  wrangler's `listDurableObjects` cli.js l.153240): which Worker's class owns each namespace,
+  script, class, use_sqlite}`: cloudflare-python `durable_objects.namespaces.list`,
+  developers.cloudflare.com/api/python/resources/durable_objects; wrangler's
+  `listDurableObjects` cli.js l.153240): which Worker's class owns each namespace,
   the nearest the API comes to a script's migrations (it never returns the migration steps,
   only the script's `migration_tag` in `GET /accounts/{a}/workers/scripts`).
 
