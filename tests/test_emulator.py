@@ -452,7 +452,8 @@ def test_migrations_create_rename_transfer_and_delete_namespaces(
     assert status == 400 and body["errors"][0]["code"] == 10079
     # rename + transfer in, all or nothing: a bad second step undoes the first
     bad = {"old_tag": "v1", "new_tag": "v2", "steps": [
-        {"renamed_classes": [{"from": "A", "to": "A2"}]}, {"deleted_classes": ["nope"]}]}
+        {"renamed_classes": [{"from": "A", "to": "A2"}]},
+        {"transferred_classes": [{"from": "nope", "from_script": "w-b", "to": "N"}]}]}
     assert _upload(emulator, "w-a", bad)[0] == 400
     good = {"old_tag": "v1", "new_tag": "v2", "steps": [
         {"renamed_classes": [{"from": "A", "to": "A2"}]},

@@ -18,8 +18,9 @@ new tag is listed as `migration_tag` in `GET /accounts/{a}/workers/scripts`.
 
 *emu*: migrations apply when the version is uploaded (the real API applies them with the
 upload too, and `wrangler deploy` with migrations uses the non-versioned upload, which the
-emulator does not serve); a Durable Object binding to a class without a namespace is not
-refused.
+emulator does not serve); renaming or deleting a class that has no namespace, a transfer of a
+class onto itself, and a Durable Object binding to a class without a namespace are not refused
+(the real API refuses them); a transfer from another script needs that script's namespace.
 
 Python helpers: `add_do_namespace(script, class_name)`, `do_namespaces()`.
 """
@@ -68,7 +69,7 @@ class DurableObjectsArea(EmulatorCore):
                                  "class": class_name, "use_sqlite": sqlite}
         return nid
 
-    def _find(self, script: str, class_name: str) -> dict[str, Any] | None:
+    def _find(self, script: str, class_name: object) -> dict[str, Any] | None:
         for ns in self._namespaces.values():
             if ns["script"] == script and ns["class"] == class_name:
                 return ns
@@ -112,17 +113,21 @@ class DurableObjectsArea(EmulatorCore):
             for name in _names(step, key):
                 self._create(script, name, sqlite)
         for move in _moves(step, "renamed_classes"):
-            ns = self._need(script, move.get("from"), "rename")
             if not isinstance(move.get("to"), str):
                 raise ApiError(400, BAD_REQUEST_CODE, "renamed_classes needs to")
-            ns["class"] = move["to"]
+            found = self._find(script, move.get("from"))
+            if found is not None:  # *emu*: renaming an unknown class is not refused
+                found["class"] = move["to"]
         for name in _names(step, "deleted_classes"):
-            ns = self._need(script, name, "delete")
-            del self._namespaces[ns["id"]]
+            found = self._find(script, name)
+            if found is not None:  # *emu*: deleting an unknown class is not refused
+                del self._namespaces[found["id"]]
         for move in _moves(step, "transferred_classes"):
             source = move.get("from_script")
             if not isinstance(source, str):
                 raise ApiError(400, BAD_REQUEST_CODE, "transferred_classes needs from_script")
+            if source == script and move.get("from") == move.get("to"):
+                continue  # *emu*: a transfer onto itself is a no-op, not refused
             ns = self._need(source, move.get("from"), "transfer")
             if not isinstance(move.get("to"), str) or self._find(script, move["to"]):
                 raise ApiError(400, BAD_REQUEST_CODE,
