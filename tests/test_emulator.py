@@ -374,3 +374,108 @@ def test_wrangler_versions_deploy_request_sequence(
     }
     assert seq[3:] == [("POST", f"scripts/{NAME}/deployments"), ("GET", f"services/{NAME}")]
     assert emulator.deployments(NAME)[0]["source"] == "wrangler"
+
+
+# ---------------------------------------------------------------------- routes, DOs, previews
+def test_wrangler_deploy_publishes_routes_and_custom_domains(
+    emulator: CloudflareEmulator, wrangler_bin, wrangler_env, tmp_path
+) -> None:
+    """The real `wrangler deploy` (an existing Worker, no migrations: the versions API) with a
+    zone route and a custom domain: the emulator serves `PUT S/routes` and
+    `PUT S/domains/records`, and the read endpoints show what it published."""
+    import os
+    import subprocess
+
+    emulator.seed_version(NAME, [], deploy=True)
+    config = tmp_path / "wrangler.json"
+    (tmp_path / "index.js").write_text("export default { fetch() {} };\n", encoding="utf-8")
+    config.write_text(json.dumps({
+        "name": NAME, "main": "index.js", "compatibility_date": "2025-01-01",
+        "routes": [{"pattern": "acme.shops.example/api/*", "zone_name": "shops.example"},
+                   {"pattern": "acme.shops.example", "custom_domain": True}]}),
+        encoding="utf-8")
+    run = subprocess.run(  # noqa: S603 - argument list
+        [str(wrangler_bin), "deploy", "--config", str(config)], cwd=config.parent,
+        env={**wrangler_env, "PATH": os.environ["PATH"], "CI": "true"},
+        capture_output=True, text=True, timeout=120, check=False)
+    assert run.returncode == 0, run.stderr
+    (zone,) = api(emulator, "GET", "/zones?name=shops.example")[1]["result"]
+    routes = api(emulator, "GET", f"/zones/{zone['id']}/workers/routes")[1]["result"]
+    assert [(r["pattern"], r["script"]) for r in routes] == [("acme.shops.example/api/*", NAME)]
+    domains = api(emulator, "GET", f"/accounts/{emulator.account_id}/workers/domains")[1]
+    assert [(d["hostname"], d["service"], d["zone_name"]) for d in domains["result"]] == [
+        ("acme.shops.example", NAME, "shops.example")]
+
+
+def test_zone_routes_are_looked_up_by_name_created_changed_and_unique(
+    emulator: CloudflareEmulator,
+) -> None:
+    assert api(emulator, "GET", "/zones?name=acme.shops.example")[1]["result"] == []
+    (zone,) = api(emulator, "GET", "/zones?name=shops.example")[1]["result"]
+    base = f"/zones/{zone['id']}/workers/routes"
+    status, body = api(emulator, "POST", base, {"pattern": "b.shops.example/*", "script": "x"})
+    assert status == 200
+    rid = body["result"]["id"]
+    assert api(emulator, "POST", base, {"pattern": "b.shops.example/*", "script": "y"})[0] == 409
+    assert api(emulator, "POST", base, {"pattern": "other.example/*", "script": "y"})[0] == 400
+    assert api(emulator, "PUT", f"{base}/{rid}", {"pattern": "b.shops.example/*",
+                                                  "script": "z"})[0] == 200
+    assert [r["script"] for r in api(emulator, "GET", base)[1]["result"]] == ["z"]
+    assert api(emulator, "DELETE", f"{base}/{rid}")[0] == 200
+    assert api(emulator, "GET", base)[1]["result"] == []
+
+
+def _upload(emu: CloudflareEmulator, script: str, migrations: dict[str, Any]) -> tuple[int, Any]:
+    meta = {"main_module": "index.js", "bindings": [], "migrations": migrations}
+    raw = (b'--b\r\nContent-Disposition: form-data; name="metadata"\r\n'
+           b"Content-Type: application/json\r\n\r\n" + json.dumps(meta).encode() + b"\r\n--b--\r\n")
+    return api(emu, "POST", f"/accounts/{emu.account_id}/workers/scripts/{script}/versions",
+               raw=raw, content_type="multipart/form-data; boundary=b")
+
+
+def test_migrations_create_rename_transfer_and_delete_namespaces(
+    emulator: CloudflareEmulator,
+) -> None:
+    path = f"/accounts/{emulator.account_id}/workers/durable_objects/namespaces"
+    assert _upload(emulator, "w-a", {"new_tag": "v1", "steps": [
+        {"new_classes": ["A"]}, {"new_sqlite_classes": ["B"]}]})[0] == 200
+    assert _upload(emulator, "w-b", {"new_tag": "v1", "new_classes": ["C"]})[0] == 200
+    listed = api(emulator, "GET", path)[1]["result"]
+    assert [(n["name"], n["script"], n["class"]) for n in listed] == [
+        ("w-a_A", "w-a", "A"), ("w-a_B", "w-a", "B"), ("w-b_C", "w-b", "C")]
+    scripts = api(emulator, "GET", f"/accounts/{emulator.account_id}/workers/scripts")[1]
+    assert {s["id"]: s.get("migration_tag") for s in scripts["result"]} == {"w-a": "v1",
+                                                                             "w-b": "v1"}
+    # a stale old_tag is refused and changes nothing
+    status, body = _upload(emulator, "w-a", {"old_tag": "v0", "new_tag": "v2",
+                                             "deleted_classes": ["A"]})
+    assert status == 400 and body["errors"][0]["code"] == 10079
+    # rename + transfer in, all or nothing: a bad second step undoes the first
+    bad = {"old_tag": "v1", "new_tag": "v2", "steps": [
+        {"renamed_classes": [{"from": "A", "to": "A2"}]},
+        {"transferred_classes": [{"from": "nope", "from_script": "w-b", "to": "N"}]}]}
+    assert _upload(emulator, "w-a", bad)[0] == 400
+    good = {"old_tag": "v1", "new_tag": "v2", "steps": [
+        {"renamed_classes": [{"from": "A", "to": "A2"}]},
+        {"transferred_classes": [{"from": "C", "from_script": "w-b", "to": "C"}]},
+        {"deleted_classes": ["B"]}]}
+    assert _upload(emulator, "w-a", good)[0] == 200
+    assert [(n["name"], n["script"], n["class"]) for n in emulator.do_namespaces()] == [
+        ("w-a_A", "w-a", "A2"), ("w-b_C", "w-a", "C")]
+    status, body = api(emulator, "GET", path + "?per_page=1&page=2")
+    assert [n["name"] for n in body["result"]] == ["w-b_C"]
+    assert body["result_info"]["total_pages"] == 2
+
+
+def test_preview_settings_and_after_next(emulator: CloudflareEmulator) -> None:
+    path = f"/accounts/{emulator.account_id}/workers/workers/{NAME}"
+    assert api(emulator, "GET", path)[0] == 404
+    emulator.seed_version(NAME, [D1, R2])
+    assert api(emulator, "GET", path)[1]["result"]["preview_defaults"] == {}
+    seen: list[int] = []
+    emulator.after_next("PATCH", r"/workers/workers/", lambda: seen.append(len(seen)))
+    env = {"DB": {"type": "d1", "database_id": "x"}}
+    assert api(emulator, "PATCH", path, {"preview_defaults": {"env": env}})[0] == 200
+    assert api(emulator, "PATCH", path, {"preview_defaults": {"env": env}})[0] == 200
+    assert seen == [0]  # once, after the first matching request only
+    assert api(emulator, "GET", path)[1]["result"]["preview_defaults"] == {"env": env}

@@ -2,7 +2,8 @@
 
 Load with `pytest_plugins = ["tests.wrangler_fixtures"]` (in a test module or tests/conftest.py).
 
-- `emulator`: a started `CloudflareEmulator` (stopped after the test).
+- `emulator`: a started `CloudflareEmulator` (stopped after the test) holding the zone
+  `shops.example` of the example fleet's registered hosts.
 - `wrangler_env`: the environment for wrangler: the emulator's base URL, a dummy token, the
   emulator's account, metrics off, and HOME/XDG dirs in a temp dir so no user config or
   cached OAuth login is read.
@@ -60,6 +61,7 @@ def require_wrangler() -> Path:
 def emulator() -> Iterator[CloudflareEmulator]:
     """A running Cloudflare API emulator; `timeout` faults hold requests at most 20 s."""
     emu = CloudflareEmulator(hold_seconds=20.0)
+    emu.add_zone("shops.example")  # the example fleet's hosts: deploy reads their routes back
     emu.start()
     try:
         yield emu

@@ -26,8 +26,9 @@ from helm_guard.audit import model
 from helm_guard.audit.cursor import Cursor
 from helm_guard.audit.model import AuditReport, Deployment, Problem, Stats, Verdict
 from helm_guard.audit.provenance import is_recorded
-from helm_guard.audit.truth import Truth, route_host
+from helm_guard.audit.truth import Truth
 from helm_guard.fleet import Fleet, Tenant
+from helm_guard.hosts import Served, ShapeError, served_by_domains, served_by_routes
 from helm_guard.state import LedgerEntry
 
 Progress = Callable[[int, int], None]
@@ -73,8 +74,9 @@ class _Read(NamedTuple):
 
 
 class _Hosts(NamedTuple):
-    served: dict[str, list[tuple[str, str, str]]]  # worker -> (kind, host, pattern)
-    by_host: dict[str, list[tuple[str, str, str]]]  # host -> (kind, worker, pattern)
+    served: dict[str | None, list[Served]]  # worker -> what sends hosts to it
+    by_host: dict[str, list[Served]]  # host (no wildcard) -> what serves it
+    wild: list[Served]  # wildcard patterns: judged against every tenant's hosts
     error: str | None
 
 
@@ -239,51 +241,39 @@ def _read_worker(client: Reader, job: _Job) -> _Read:
 
 
 def _read_hosts(client: Reader) -> _Hosts:
-    """Custom domains and every zone's routes, indexed by Worker and by host."""
-    served: dict[str, list[tuple[str, str, str]]] = {}
-    by_host: dict[str, list[tuple[str, str, str]]] = {}
-
-    def add(kind: str, host: str, worker: str, pattern: str) -> None:
-        served.setdefault(worker, []).append((kind, host, pattern))
-        by_host.setdefault(host, []).append((kind, worker, pattern))
-
+    """Custom domains and every zone's routes, indexed by Worker and by host. Parsed by the
+    parsers deploy's read-back uses (`hosts.served_by_domains`/`served_by_routes`: an entry of
+    another shape makes every tenant UNKNOWN, never skipped)."""
+    served: dict[str | None, list[Served]] = {}
+    by_host: dict[str, list[Served]] = {}
+    wild: list[Served] = []
     try:
-        for d in client.custom_domains():
-            if isinstance(d.get("hostname"), str) and isinstance(d.get("service"), str):
-                add("custom-domain", route_host(d["hostname"]), d["service"], d["hostname"])
+        found = served_by_domains(client.custom_domains())
         for zone in client.zones():
             if not isinstance(zone.get("id"), str):
-                continue
-            for r in client.zone_routes(zone["id"]):
-                if isinstance(r.get("pattern"), str) and isinstance(r.get("script"), str):
-                    add("route", route_host(r["pattern"]), r["script"], r["pattern"])
+                raise ShapeError(f"a zone without an id: {str(zone)[:120]}")
+            found += served_by_routes(client.zone_routes(zone["id"]),
+                                      str(zone.get("name") or zone["id"]))
     except Exception as exc:  # noqa: BLE001 - then no tenant can be said to be in sync
-        return _Hosts({}, {}, f"routes and custom domains could not be read: {_why(exc)}")
-    return _Hosts(served, by_host, None)
+        return _Hosts({}, {}, [], f"routes and custom domains could not be read: {_why(exc)}")
+    for item in found:
+        served.setdefault(item.worker, []).append(item)
+        if "*" in item.host:
+            wild.append(item)
+        else:
+            by_host.setdefault(item.host, []).append(item)
+    return _Hosts(served, by_host, wild, None)
 
 
 def _host_problems(truth: Truth, tenant: Tenant, worker: str, hosts: _Hosts) -> list[Problem]:
     """Hosts reaching the tenant's Worker that are not its own, and its own hosts served by
-    another Worker."""
-    own = truth.registered_hosts(tenant)
-    out: list[Problem] = []
-    for kind, host, pattern in hosts.served.get(worker, ()):
-        if host in own:
-            continue
-        owner = truth.host_owner(host)
-        whose = f"shop {owner.label()}'s host" if owner else "a host registered to no tenant"
-        out.append(Problem(kind, pattern, f"{kind} {pattern} sends {whose} {host} to {worker}",
-                           owner.label() if owner else None))
-    for host in sorted(own):
-        for kind, other, pattern in hosts.by_host.get(host, ()):
-            if other == worker:
-                continue
-            owner = truth.worker_owner(other)
-            whose = f"shop {owner.label()}'s Worker" if owner else "a Worker of no tenant"
-            out.append(Problem(kind, pattern, f"{kind} {pattern} sends shop {tenant.label()}'s "
-                               f"host {host} to {whose} {other}",
-                               owner.label() if owner else None))
-    return out
+    another Worker: `hosts.judge_hosts`, the judge deploy's read-back applies."""
+    relevant = list(hosts.served.get(worker, ()))
+    for host in sorted(truth.registered_hosts(tenant)):
+        relevant += hosts.by_host.get(host, ())
+    relevant += hosts.wild
+    return [Problem(p.kind, p.pattern, p.message, p.other)
+            for p in truth.judge_hosts(tenant, dict.fromkeys(relevant))]
 
 
 def _settle(truth: Truth, cursor: Cursor, ledger: Ledger, entries: dict[str, list[LedgerEntry]],

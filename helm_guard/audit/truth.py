@@ -1,6 +1,7 @@
 """The audit's ONE call site of "what a tenant owns": everything the audit judges goes through
 `Truth`, which asks exactly what `deploy` and `rollback` ask: `bindings.judge_bindings` for a
 version's bindings and `Fleet.owned` / `Fleet.owner_of` for Workers and route hosts, and
+`hosts.judge_hosts` for routes and custom domains, and
 `secrets_policy.missing_secrets` (the check `deploy` makes before activation), so the audit
 cannot disagree with them (`tests/test_audit.py` holds it to `judge_bindings`).
 """
@@ -14,6 +15,7 @@ from typing import Any
 
 from helm_guard.bindings import OwnerIndex, judge_bindings
 from helm_guard.fleet import Fleet, Tenant, route_host
+from helm_guard.hosts import HostProblem, Served, judge_hosts
 from helm_guard.secrets_policy import describe_missing, missing_secrets, required_secrets
 
 __all__ = ["Truth", "route_host"]
@@ -44,6 +46,11 @@ class Truth:
     def registered_hosts(self, tenant: Tenant) -> frozenset[str]:
         """The route hosts the registry gives the tenant."""
         return self.fleet.owned(tenant).route_hosts
+
+    def judge_hosts(self, tenant: Tenant, served: Iterable[Served]) -> list[HostProblem]:
+        """Routes and custom domains that are not the tenant's own: THE judgement deploy's
+        read-back makes (`hosts.judge_hosts`)."""
+        return judge_hosts(self.fleet, tenant, served)
 
     def host_owner(self, host: str) -> Tenant | None:
         return self.fleet.owner_of("route", host)

@@ -64,6 +64,7 @@ from helm_guard.commands._common import add_common_arguments
 from helm_guard.commands.verify import verify_shop
 from helm_guard.deploying import (
     actor,
+    declared_classes,
     explain,
     judge,
     judge_attachments,
@@ -79,6 +80,7 @@ from helm_guard.slugs import check_shop_slug
 
 if TYPE_CHECKING:
     from helm_guard.cloudflare.api import Client
+    from helm_guard.hosts import Served
 
 TOTAL = 6
 _ENV_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}\Z")  # as in the plan (helm_guard.plan)
@@ -343,9 +345,10 @@ def deploy_shop(
                 "truth), then deploy again",
             )
         s.say(f"{version_id} is a version of {target.worker}; bindings match the registry")
-        domains = attachments(client, target)
-        s.say("tail consumers and custom domains are the shop's own"
-              + (f" ({len(domains)} domain(s))" if domains else ""))
+        served = attachments(client, target)
+        s.say("tail consumers, routes, custom domains, Durable Object namespaces and preview "
+              "settings are the shop's own"
+              + (f" ({len(served)} route(s)/domain(s))" if served else ""))
         require_in_version(fleet, Tenant(slug, target.stage), bindings,  # required secrets
                            version_id=version_id, worker=target.worker)
 
@@ -361,7 +364,8 @@ def deploy_shop(
     with steps.step(5, "confirm the live deployment") as s:
         live_since = confirm_live(client, target, version_id)
         s.say(f"{version_id} serves 100% since {live_since or '(unknown)'} and binds shop "
-              f"{target.label()}'s own resources; tail consumers and custom domains are its own")
+              f"{target.label()}'s own resources; tail consumers, routes, custom domains, "
+              "Durable Object namespaces and preview settings are its own")
 
     with steps.step(6, "record in the ledger") as s:
         commit = gitio.rev_parse(repo, "HEAD")
@@ -392,19 +396,29 @@ def deploy_shop(
     return record
 
 
-def attachments(client: Client, target: ShopTarget) -> list[dict[str, Any]]:
-    """Read the Worker's tail consumers and custom domains; Blocked unless all its own.
-    Returns the custom domains."""
+def attachments(client: Client, target: ShopTarget) -> list[Served]:
+    """Read back what reaches the Worker besides its bindings and refuse what is not the
+    shop's own (`deploying.judge_attachments`): tail consumers, the routes of the zones of the
+    shop's registered hosts and every custom domain (`readback.hosts_served`: a host of
+    another shop sent to this Worker, or one of the shop's hosts sent to another Worker), and
+    the account's Durable Object namespaces (another Worker's namespace moved to this one, or
+    a class the config does not declare), and the Worker's preview settings (their bindings
+    judged like a version's). Returns what serves the shop's hosts or Worker."""
+    fleet, tenant = target.fleet, target.tenant
     settings = readback.script_settings(client, target.worker)
-    domains = readback.custom_domains(client, target.worker)
-    diffs = judge_attachments(target.fleet, target.tenant, settings, domains)
+    served = readback.hosts_served(client, fleet.owned(tenant).route_hosts)
+    namespaces = readback.durable_object_namespaces(client)
+    declared = declared_classes(target.resolved, target.worker)
+    previews = readback.preview_defaults(client, target.worker)
+    diffs = judge_attachments(fleet, tenant, settings, served, namespaces, declared, previews)
     if diffs:
         raise Blocked(
             f"Worker {target.worker} has attachments that are not shop {target.label()}'s "
             "own:\n" + explain(diffs, target.slug),
             hint="detach them in Cloudflare (or register them for the shop), then deploy again",
         )
-    return domains
+    own = fleet.owned(tenant).route_hosts
+    return [x for x in served if x.worker == target.worker or x.host in own]
 
 
 def confirm_live(client: Client, target: ShopTarget, version_id: str) -> str | None:
@@ -425,15 +439,23 @@ def confirm_live(client: Client, target: ShopTarget, version_id: str) -> str | N
         diffs_text = exc.message
     else:
         diffs_text = ""
-    if diffs or diffs_text:
+    rollback = (
+        f"helm-guard rollback --shop {target.slug}"
+        if target.stage is None
+        else f"`wrangler rollback --name {target.worker}` (helm-guard rollback covers "
+        "production targets only)"
+    )
+    if diffs:
         raise Blocked(
             f"LIVE version {version_id} does not bind shop {target.label()}'s own resources:\n"
-            + (explain(diffs, target.slug) if diffs else diffs_text),
-            hint=(
-                f"roll back now: helm-guard rollback --shop {target.slug}"
-                if target.stage is None
-                else f"roll back {target.worker} now (`wrangler rollback --name "
-                f"{target.worker}`): helm-guard rollback covers production targets only"
-            ),
+            + explain(diffs, target.slug) + (f"\n{diffs_text}" if diffs_text else ""),
+            hint=f"roll back now: {rollback}",
+        )
+    if diffs_text:
+        raise Blocked(
+            f"LIVE version {version_id} of {target.worker} is active, but the read-back after "
+            f"activation refuses it: {diffs_text}",
+            hint="detach what is named above in Cloudflare now (`helm-guard audit` shows every "
+            f"host and Worker involved), and roll back if in doubt: {rollback}",
         )
     return now.created_on

@@ -1,6 +1,8 @@
 """The emulated Cloudflare an operator rehearses on (`helm-guard emulator --seed-fleet`): every
 deploy target of the fleet that belongs to a registered shop gets its Worker with one version,
-bound as its config says, deployed at 100% — a clean fleet, live, on 127.0.0.1."""
+bound as its config says, deployed at 100% — a clean fleet, live, on 127.0.0.1 — and every
+registered route host lies in a zone of the account (`seed_zones`), as on a real account where
+the shops' hosts are served."""
 
 from __future__ import annotations
 
@@ -34,10 +36,26 @@ def target_bindings(target: Target) -> list[dict[str, Any]]:
     return out
 
 
+def seed_zones(emu: CloudflareEmulator, fleet: Fleet) -> list[str]:
+    """A zone for every registered route host of the fleet (its last two labels, e.g.
+    `shops.example` for `acme.shops.example`), as the account would hold them; returns the
+    zone names. `helm-guard deploy` reads each host's zone back and blocks without one."""
+    names: set[str] = set()
+    for tenant in fleet.tenants():
+        for host in fleet.owned(tenant).route_hosts:
+            labels = host.split(".")
+            if len(labels) >= 2 and "*" not in host:
+                names.add(".".join(labels[-2:]))
+    for name in sorted(names):
+        emu.add_zone(name)
+    return sorted(names)
+
+
 def seed_fleet(emu: CloudflareEmulator, fleet: Fleet) -> list[Seeded]:
     """Deploy one version per tenant target of `fleet` on `emu`; targets without a tenant, with
     a resolution error or without a Worker name are left out (`helm-guard check` reports them)."""
     seeded: list[Seeded] = []
+    seed_zones(emu, fleet)
     for f in load_files(fleet):
         for t in f.targets:
             worker = t.target.worker if t.target.error is None else None

@@ -160,6 +160,7 @@ class Sandbox:
         for d in ("home", "home/.config", "home/.cache", "home/pre-commit"):
             (self.root / d).mkdir(parents=True, exist_ok=True)
         self.emulator.start()
+        _seed_zones(self.emulator, self.fleet_file)
         self._seed = self._make_seed()
         return self
 
@@ -351,6 +352,17 @@ class Workspace:
             if f.is_file():
                 parts.append(f.read_text(encoding="utf-8", errors="replace"))
         return "\n".join(parts)
+
+
+def _seed_zones(emulator: CloudflareEmulator, fleet_file: Path) -> None:
+    """The zones of the fleet's registered hosts (deploy reads their routes back)."""
+    try:
+        from helm_guard.drill.rehearse import seed_zones
+        from helm_guard.fleet import load_fleet
+
+        seed_zones(emulator, load_fleet(fleet_file))
+    except Exception:  # noqa: BLE001 - the drill itself reports a broken fleet via the scenarios
+        return
 
 
 def _account_of(fleet_file: Path) -> str:

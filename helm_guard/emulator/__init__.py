@@ -21,7 +21,9 @@ Stdlib only: a `ThreadingHTTPServer` on 127.0.0.1 (free port) served from a daem
 | `workers.py` | scripts, versions, deployments, settings, subdomains, secret names |
 | `d1.py` | D1 databases; query (sqlite3), export, Time Travel bookmarks and restore |
 | `r2.py` | R2 buckets; objects (list with prefix + cursor, get, put, delete) |
-| `routes.py` | zones, zone Worker routes, Workers custom domains |
+| `routes.py` | zones, zone Worker routes, custom domains, what `wrangler deploy` publishes |
+| `durable_objects.py` | Durable Object namespaces; the migrations an upload applies |
+| `previews.py` | a Worker's preview settings (`/workers/workers/{name}`) |
 
 Adding an endpoint: put it in its area's router (or a new area mixin derived from
 `EmulatorCore`, added to `CloudflareEmulator`'s bases below), record what diverges from the
@@ -32,7 +34,9 @@ Fault injection: `fail_next(method, path_regex, kind, count=1)` where kind is an
 `stop()`, then the connection is closed without a response) or "malformed" (200 with a body
 that is not JSON). Every request is recorded in `requests` (method, path, query, parsed body,
 fault); `throttle_next(method, path_regex, count, retry_after=S)` answers 429 with
-`Retry-After: S`. The Authorization header and secret values are never recorded.
+`Retry-After: S`. `after_next(method, path_regex, action)` runs `action()` right after the
+next matching request was handled (tests act "at the moment of" an activation with it). The
+Authorization header and secret values are never recorded.
 """
 
 from __future__ import annotations
@@ -49,6 +53,8 @@ from helm_guard.emulator.core import (
     EmulatorError,
 )
 from helm_guard.emulator.d1 import D1Area
+from helm_guard.emulator.durable_objects import DurableObjectsArea
+from helm_guard.emulator.previews import PreviewsArea
 from helm_guard.emulator.r2 import R2Area
 from helm_guard.emulator.routes import RoutesArea
 from helm_guard.emulator.workers import WorkersArea
@@ -67,7 +73,8 @@ __all__ = [
 ]
 
 
-class CloudflareEmulator(WorkersArea, D1Area, R2Area, RoutesArea):
+class CloudflareEmulator(WorkersArea, D1Area, R2Area, RoutesArea, DurableObjectsArea,
+                         PreviewsArea):
     """The whole emulator: every API area on one server and one lock."""
 
     def __enter__(self) -> CloudflareEmulator:

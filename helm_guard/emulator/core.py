@@ -169,6 +169,7 @@ class EmulatorCore:
         self._thread: threading.Thread | None = None
         self.base_url: str | None = None
         self._presigned: dict[str, RawResult] = {}
+        self._after: list[tuple[str, re.Pattern[str], Callable[[], None]]] = []
 
     # ------------------------------------------------------------------ lifecycle
         self._init_area()
@@ -258,6 +259,29 @@ class EmulatorCore:
         with self._lock:
             self._faults.append(_Fault(method.upper(), re.compile(path_regex), "429", count,
                                        retry_after))
+
+    def after_next(self, method: str, path_regex: str, action: Callable[[], None]) -> None:
+        """Run `action()` once, right after the next successful request matching `method` and
+        `path_regex` was handled and before its answer is sent (the emulator's lock is not
+        held: `action` may call the API over HTTP). Tests use it to act "at the moment of"
+        an activation, as another holder of the account's token could."""
+        with self._lock:
+            self._after.append((method.upper(), re.compile(path_regex), action))
+
+    def _take_after(self, method: str, path: str) -> Callable[[], None] | None:
+        with self._lock:
+            for item in self._after:
+                if item[0] in ("*", method) and item[1].search(path):
+                    self._after.remove(item)
+                    return item[2]
+        return None
+
+    def _apply_migrations(self, script: str, current_tag: str | None,
+                          metadata: dict[str, Any]) -> str | None:
+        """Called by an upload with its metadata before the version is stored (the Durable
+        Objects area applies `migrations`): returns the script's migration tag afterwards;
+        raises ApiError to refuse the upload."""
+        return current_tag
 
     def _take_fault(self, method: str, path: str) -> _Fault | None:
         with self._lock:
@@ -365,6 +389,9 @@ class EmulatorCore:
         except Exception as exc:  # a bug in the emulator: answer, do not kill the thread
             self._send(h, 500, _error_envelope(10013, f"emulator internal error: {exc!r}"))
             return
+        action = self._take_after(method, rel) if status < 400 else None
+        if action is not None:
+            action()
         if isinstance(result, RawResult):
             self._send_raw(h, status, result.data, result.content_type)
             return

@@ -69,6 +69,7 @@ class _Script:
         default_factory=lambda: {"enabled": True, "previews_enabled": False}
     )
     modified_on: str = ""  # changes on every upload, deployment and secret change
+    migration_tag: str | None = None  # the last Durable Object migration applied
 
 
 
@@ -384,8 +385,11 @@ class WorkersArea(EmulatorCore):
 
     @staticmethod
     def _script_summary(script: _Script) -> dict[str, Any]:
-        return {"id": script.name, "tag": script.tag, "created_on": script.created_on,
-                "modified_on": script.modified_on or script.created_on}
+        summary = {"id": script.name, "tag": script.tag, "created_on": script.created_on,
+                   "modified_on": script.modified_on or script.created_on}
+        if script.migration_tag is not None:
+            summary["migration_tag"] = script.migration_tag  # what wrangler compares
+        return summary
 
     # ------------------------------------------------------------------ audit helpers
     def _touch(self, script: _Script, when: str | None = None) -> None:
@@ -484,6 +488,7 @@ class WorkersArea(EmulatorCore):
                 if b.get("type") == kept_type and b["name"] not in seen:
                     bindings.append(copy.deepcopy(b))
                     seen.add(b["name"])
+        script.migration_tag = self._apply_migrations(script.name, script.migration_tag, meta)
         annotations = meta.get("annotations") or {}
         files = body.get("files", {})
         etag = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
