@@ -368,8 +368,11 @@ def test_only_the_pinned_package_is_run(tmp_path: Path, wrangler_bin: Path) -> N
     script.chmod(0o755)
     with pytest.raises(SandboxError, match="not the `bin/wrangler.js`"):
         pinned_package(script, source="test")
-    good = _copy_package(wrangler_bin, tmp_path / "ok" / "wrangler")
-    assert pinned_package(good, source="test").root == good.parent.parent
+    # the published entry files alone are not enough: the whole dependency closure is verified
+    # (helm_guard.cloudflare.tree; the attacks on it: tests/test_wrangler_tree.py)
+    alone = _copy_package(wrangler_bin, tmp_path / "ok" / "wrangler")
+    with pytest.raises(SandboxError, match="wrangler 4.86.0 at .*: README.md is missing"):
+        pinned_package(alone, source="test")
     newer = _copy_package(wrangler_bin, tmp_path / "newer" / "wrangler")
     meta = newer.parent.parent / "package.json"
     meta.write_text(meta.read_text().replace('"version": "4.86.0"', '"version": "4.87.0"'))

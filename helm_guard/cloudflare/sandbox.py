@@ -13,11 +13,27 @@ found must resolve to the `bin/wrangler.js` of a package named `wrangler`, versi
 that holds the token) have the SHA-256 digests recorded below (taken from the npm tarball of
 4.86.0, whose `sha512` integrity is in `tests/node/package-lock.json`). Anything else is
 refused before any process starts. helm-guard then runs `node <pkg>/bin/wrangler.js`, never a
-shell shim. *Residual risk* (see docs/threat-model.md): wrangler's dependencies (esbuild and
-its native binary, workerd, miniflare, ...) are loaded from the same `node_modules` tree and
-are not hashed; a tree that was tampered with after `npm ci` can still run code with the
-token. The reusable workflows install wrangler with `npm ci --ignore-scripts` from the lock
-file in a step that holds no token, so the tree is what the lock file says.
+shell shim.
+
+**Its dependencies** (`helm_guard.cloudflare.tree.verify_tree`, called by `pinned_package`, so
+every run through `helm_guard.cloudflare.wrangler` is covered): wrangler `require`s esbuild
+(which spawns its native `@esbuild/<platform>` binary), miniflare, workerd (a native binary),
+unenv, undici, sharp, ... from the same `node_modules` tree, and a fleet repository controls
+that tree (its lock file, or the folder after `npm ci`). helm-guard ships the exact closure it
+trusts for wrangler 4.86.0 (`wrangler_tree.json`: every package's files with size and SHA-256,
+and every bare name its code loads), made from its own lock (`tests/node/package-lock.json`).
+Before a process starts, every name is resolved the way node resolves it (each ancestor's
+`node_modules`, the first `<name>`, `.js`, `.json`, `.node` wins; `NODE_PATH` is never passed)
+and must land on a folder holding exactly the recorded package; a name the manifest records as
+absent (another platform's binary, `bufferutil` that `ws` tries in a try/catch, `sqlite` that
+`cli.js` ~l.21944 loads by that bare name) must resolve nowhere; symlinks on the way are
+refused. Why this variant rather than a helm-guard-owned `npm ci --offline` install: it needs
+no npm and no package cache at deploy time (the cache is as repository-writable as the tree),
+costs one hashing pass per helm-guard process (~0.3 s for ~190 MB, memoized by inode), and it
+checks what node will actually load rather than what an installer was asked to write. The
+deploy workflows install with `npm ci --ignore-scripts` in a step without the token; a tree on
+which esbuild's/workerd's install scripts ran is accepted too (their only change is a copy of
+the recorded platform binary). Details and what is not covered: `helm_guard/cloudflare/tree.py`.
 
 **The environment** (`wrangler_environment`), allow-listed, never inherited: `PATH` = the
 directory of the `node` found on the caller's PATH + `/usr/bin:/bin`; `HOME`, `XDG_*_HOME`,
@@ -154,6 +170,9 @@ def pinned_package(executable: Path, *, source: str) -> WranglerPackage:
                 f"(sha256 {got[:16]}…, expected {want[:16]}…): it was modified; refusing to "
                 "run it with the token", hint=hint)
     node = find_node()
+    from helm_guard.cloudflare.tree import verify_tree  # deploy path only, never `check`
+
+    verify_tree(root, node)
     return WranglerPackage(root, bin_js, node, version)
 
 
