@@ -29,7 +29,7 @@ absent (another platform's binary, `bufferutil` that `ws` tries in a try/catch, 
 `cli.js` ~l.21944 loads by that bare name) must resolve nowhere; symlinks on the way are
 refused. Why this variant rather than a helm-guard-owned `npm ci --offline` install: it needs
 no npm and no package cache at deploy time (the cache is as repository-writable as the tree),
-costs one hashing pass per helm-guard process (~0.3 s for ~190 MB, memoized by inode), and it
+costs one hashing pass per helm-guard process (~0.3 s for ~200 MB, memoized by inode), and it
 checks what node will actually load rather than what an installer was asked to write. The
 deploy workflows install with `npm ci --ignore-scripts` in a step without the token; a tree on
 which esbuild's/workerd's install scripts ran is accepted too (their only change is a copy of
