@@ -204,6 +204,29 @@ def test_a_package_above_the_tree_is_refused(nm: Path) -> None:
     _blocked(nm, "`utf-8-validate`", "on node's resolution path of")
 
 
+def test_another_npm_layout_verifies(nm: Path) -> None:
+    """Where npm places a package is not fixed (a fleet's lock may nest wrangler's `pathe` under
+    `unenv` when another `pathe` is hoisted): what node resolves is what is verified."""
+    (nm / "unenv" / "node_modules").mkdir()
+    shutil.move(nm / "pathe", nm / "unenv" / "node_modules" / "pathe")
+    assert _verify(nm).packages == len(MANIFEST["packages"])
+    (nm / "pathe").mkdir()  # an unverified `pathe` at the top no longer reaches anything ...
+    (nm / "pathe" / "package.json").write_text('{"name": "pathe", "version": "9.9.9"}')
+    assert _verify(nm).packages == len(MANIFEST["packages"])
+    shutil.rmtree(nm / "unenv" / "node_modules" / "pathe")  # ... until unenv resolves to it
+    _blocked(nm, "node resolves `pathe` to node_modules/pathe, which is 'pathe' '9.9.9'")
+
+
+def test_native_code_must_find_its_libraries_beside_it(nm: Path) -> None:
+    """sharp's `.node` finds libvips through its RPATH, not node: the sibling must be it."""
+    nested = nm / "@img" / "sharp-linux-x64" / "node_modules" / "@img"
+    nested.mkdir(parents=True)
+    _link_tree(nm / "@img" / "sharp-libvips-linux-x64", nested / "sharp-libvips-linux-x64",
+               link=True)  # node would load the nested copy, the linker the one beside
+    _blocked(nm, "@img/sharp-linux-x64 at node_modules/@img/sharp-linux-x64 has native code",
+             "must be installed at node_modules/@img/sharp-libvips-linux-x64")
+
+
 def test_the_postinstall_binary_is_accepted_and_nothing_else(nm: Path) -> None:
     shim = nm / "esbuild" / "bin" / "esbuild"
     _replace(shim, (nm / "@esbuild" / "linux-x64" / "bin" / "esbuild").read_bytes())

@@ -28,7 +28,12 @@ exactly the closure helm-guard ships in `wrangler_tree.json` (made from helm-gua
   device or fifo) and its `package.json` name and version. A package's own `node_modules`
   folder may hold only packages that closure resolution lands on. Where npm places a package is
   not fixed (a fleet's lock may hoist differently): what is verified is that node's resolution
-  from each verified package reaches verified content, which is what node runs.
+  from each verified package reaches verified content, which is what node runs. Except for
+  native code: sharp's `lib/sharp-linux-x64.node` finds `libvips-cpp.so` through its RPATH
+  (`$ORIGIN/../../sharp-libvips-linux-x64/lib`, then paths such as
+  `$ORIGIN/../../../sharp-libvips-linux-x64/1.2.4/lib` that any package could fill), so a
+  package with a `.node` file (`"native"` in the manifest) must find what it requires beside
+  it in the same `node_modules` folder, where the first RPATH entry (verified) points.
 - **Install scripts.** The manifest is made from `npm ci --ignore-scripts`. esbuild's and
   workerd's `postinstall` (`install.js`, `maybeOptimizePackage`) replace `bin/esbuild` /
   `bin/workerd` with a hard link to the platform binary; that file is accepted either way
@@ -303,6 +308,15 @@ def verify_tree(pkg_root: Path, node: Path | None = None, *,
                     f"`{dep}` ({want['name']} {want['version']}), required by {rec['name']} at "
                     f"{_rel(pkg_dir, base)}, is not installed where node looks for it",
                     hint=REGEN_HINT if want.get("platform") else HINT)
+            if rec.get("native"):
+                beside = (pkg_dir.parent.parent if rec["name"].startswith("@")
+                          else pkg_dir.parent) / dep
+                if found != beside:
+                    raise SandboxError(
+                        f"{rec['name']} at {_rel(pkg_dir, base)} has native code whose libraries "
+                        f"the dynamic linker finds beside it (RPATH `$ORIGIN/../../`), not by "
+                        f"node's resolution: `{dep}` must be installed at {_rel(beside, base)}, "
+                        f"not {_rel(found, base)}", hint=HINT)
             queue.append((target, found))
     for pkg_dir in list(landed):
         for nested in nested_packages(pkg_dir):

@@ -143,6 +143,8 @@ def generate(node_modules: Path, lock_path: Path) -> dict[str, Any]:
             requires[dep] = target
         rec: dict[str, Any] = {"name": name, "version": meta["version"], "files": files,
                                "requires": requires}
+        if any(rel.endswith(".node") for rel in files):
+            rec["native"] = True
         if entry.get("os") or entry.get("cpu"):
             rec["platform"] = " ".join("/".join(entry.get(f, [])) for f in ("os", "cpu", "libc")
                                        if entry.get(f))
