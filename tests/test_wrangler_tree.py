@@ -294,3 +294,15 @@ def test_the_manifest_is_regenerated_identically(tmp_path: Path, wrangler_instal
     got = dumps(generate(tmp_path / "node_modules", tmp_path / "package-lock.json"))
     assert got == tree.MANIFEST.read_text(encoding="utf-8"), (
         "wrangler_tree.json is stale: regenerate it (see helm_guard/cloudflare/tree.py)")
+
+
+def test_check_does_not_load_the_manifest() -> None:
+    """Deploy path only: `helm-guard check` never imports the tree verifier."""
+    import sys
+
+    code = ("import sys; from helm_guard.cli import main; main(['check', '--fleet', "
+            "'examples/fleet/helm-fleet.jsonc']); "
+            "print(sorted(m for m in sys.modules if m.startswith('helm_guard.cloudflare.tree')))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=NODE_DIR.parent.parent,
+                          capture_output=True, text=True, check=False)
+    assert proc.stdout.strip().splitlines()[-1] == "[]", proc.stdout + proc.stderr
