@@ -306,3 +306,17 @@ def test_check_does_not_load_the_manifest() -> None:
     proc = subprocess.run([sys.executable, "-c", code], cwd=NODE_DIR.parent.parent,
                           capture_output=True, text=True, check=False)
     assert proc.stdout.strip().splitlines()[-1] == "[]", proc.stdout + proc.stderr
+
+
+def test_the_generator_refuses_a_tree_install_scripts_ran_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], wrangler_installed: Path
+) -> None:
+    from helm_guard.cloudflare.tree_gen import main
+
+    out = tmp_path / "manifest.json"
+    lock = str(NODE_DIR / "package-lock.json")
+    assert main(["--generate", str(NODE_MODULES), "--lock", lock, "--output", str(out)]) == 1
+    assert "install scripts ran on this tree" in capsys.readouterr().out
+    assert main(["--generate", str(tmp_path / "none"), "--lock", lock, "--output", str(out)]) == 1
+    assert "cannot read the tree or the lock" in capsys.readouterr().out
+    assert not out.exists()

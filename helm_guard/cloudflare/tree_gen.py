@@ -100,9 +100,12 @@ def _node(expr: str) -> Any:
 
 def generate(node_modules: Path, lock_path: Path) -> dict[str, Any]:
     """The manifest for the tree `node_modules` installed from `lock_path`."""
-    node_modules = node_modules.resolve(strict=True)
+    try:
+        node_modules = node_modules.resolve(strict=True)
+        lock = json.loads(lock_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SandboxError(f"cannot read the tree or the lock: {exc}") from None
     base = node_modules.parent
-    lock = json.loads(lock_path.read_text(encoding="utf-8"))
     closure = lock_closure(lock)
     builtins = set(_node("JSON.stringify(require('module').builtinModules)"))
     installed = {k: e for k, e in closure.items() if (base / k).is_dir()}
