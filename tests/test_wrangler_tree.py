@@ -320,3 +320,28 @@ def test_the_generator_refuses_a_tree_install_scripts_ran_on(
     assert main(["--generate", str(tmp_path / "none"), "--lock", lock, "--output", str(out)]) == 1
     assert "cannot read the tree or the lock" in capsys.readouterr().out
     assert not out.exists()
+
+
+def test_a_symlinked_node_modules_or_scope_or_a_fifo_is_refused(nm: Path, tmp_path: Path) -> None:
+    (tmp_path / "elsewhere").mkdir()
+    link = nm / "wrangler" / "node_modules"
+    link.symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    _blocked(nm, "node_modules/wrangler/node_modules is a symlink")
+    link.unlink()
+    shutil.move(nm / "@poppinss", tmp_path / "elsewhere" / "@poppinss")
+    (nm / "@poppinss").symlink_to(tmp_path / "elsewhere" / "@poppinss")
+    _blocked(nm, "@poppinss is a symlink where a scope folder is expected")
+    (nm / "@poppinss").unlink()
+    shutil.move(tmp_path / "elsewhere" / "@poppinss", nm / "@poppinss")
+    os.mkfifo(nm / "cookie" / "fifo")
+    _blocked(nm, "cookie/fifo is not a regular file")
+
+
+def test_a_bad_manifest_is_refused(tmp_path: Path) -> None:
+    bad = tmp_path / "wrangler_tree.json"
+    bad.write_text("{")
+    with pytest.raises(SandboxError, match="manifest .* is unreadable"):
+        tree.load_manifest(bad)
+    bad.write_text('{"wrangler": "4.87.0"}')
+    with pytest.raises(SandboxError, match="is not for wrangler 4.86.0"):
+        tree.load_manifest(bad)
