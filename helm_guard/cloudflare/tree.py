@@ -41,9 +41,10 @@ exactly the closure helm-guard ships in `wrangler_tree.json` (made from helm-gua
   The binary itself is found by esbuild's `generateBinPath` (`esbuild/lib/main.js` l.1680:
   `require.resolve(`${pkg}/${subpath}`)`, the same walk) and workerd's (`lib/main.js` l.83).
 
-Not covered (docs/threat-model.md): a `require` whose name is computed at run time and is not a
-declared dependency (wrangler's framework auto-configuration resolves from the project folder;
-helm-guard never runs it). Cost on the `npm ci` tree of tests/node: 35 packages, 1,591 files,
+Not covered (docs/threat-model.md, Open): a `require` whose name is computed at run time and
+is neither declared nor written as a literal (in `cli.js`: unenv alias resolution, l.136067,
+only `require.resolve` for bundling; the framework auto-configuration `getPackagePath`,
+l.219145, from the project folder; yargs' config `extends`, l.40407). Cost on the `npm ci` tree of tests/node: 35 packages, 1,591 files,
 334 MB (199 MB of distinct inodes: the postinstall binaries are hard links), ~0.3 s the first
 time in a helm-guard process and ~0.08 s after that (a memo keyed by device, inode, size, mtime
 and ctime, in memory only, never on disk): `benchmarks/bench_wrangler_tree.py`.
