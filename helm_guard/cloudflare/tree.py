@@ -44,10 +44,12 @@ exactly the closure helm-guard ships in `wrangler_tree.json` (made from helm-gua
 Not covered (docs/threat-model.md, Open): a `require` whose name is computed at run time and
 is neither declared nor written as a literal (in `cli.js`: unenv alias resolution, l.136067,
 only `require.resolve` for bundling; the framework auto-configuration `getPackagePath`,
-l.219145, from the project folder; yargs' config `extends`, l.40407). Cost on the `npm ci` tree of tests/node: 35 packages, 1,591 files,
-334 MB (199 MB of distinct inodes: the postinstall binaries are hard links), ~0.3 s the first
-time in a helm-guard process and ~0.08 s after that (a memo keyed by device, inode, size, mtime
-and ctime, in memory only, never on disk): `benchmarks/bench_wrangler_tree.py`.
+l.219145, from the project folder; yargs' config `extends`, l.40407).
+
+Cost on the `npm ci` tree of tests/node: 35 packages, 1,591 files, 334 MB (199 MB of distinct
+inodes: the postinstall binaries are hard links), ~0.3 s the first time in a helm-guard process
+and ~0.08 s after that (a memo keyed by device, inode, size, mtime and ctime, in memory only,
+never on disk): `benchmarks/bench_wrangler_tree.py`.
 
 The manifest is regenerated with
 `python -m helm_guard.cloudflare.tree --generate <dir>/node_modules --lock <dir>/package-lock.json`
@@ -328,8 +330,12 @@ def verify_tree(pkg_root: Path, node: Path | None = None, *,
     return Verified(len(landed), files, size)
 
 
-if __name__ == "__main__":  # pragma: no cover - maintenance entry point
+def _cli() -> int:  # pragma: no cover - maintenance entry point (tree_gen.main is tested)
     from helm_guard.cloudflare.tree_gen import main
 
-    sys.exit(main(sys.argv[1:]))
+    return main(sys.argv[1:])
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(_cli())
 
