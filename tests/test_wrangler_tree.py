@@ -345,3 +345,30 @@ def test_a_bad_manifest_is_refused(tmp_path: Path) -> None:
     bad.write_text('{"wrangler": "4.87.0"}')
     with pytest.raises(SandboxError, match="is not for wrangler 4.86.0"):
         tree.load_manifest(bad)
+
+
+def test_a_tree_changed_between_two_runs_of_one_runner_is_refused(
+    nm: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`Wrangler` verifies the pinned package again before every run, not only the first: the
+    second run of the same runner, after esbuild changed on disk, starts no process."""
+    started: list[object] = []
+
+    class _Done(Exception):
+        pass
+
+    def fake_popen(*a: object, **k: object) -> object:
+        started.append(a)
+        raise _Done  # stop before any real process: only "would it start" matters here
+
+    monkeypatch.setattr(subprocess, "Popen", fake_popen)
+    runner = Wrangler(nm / "wrangler" / "bin" / "wrangler.js",
+                      extra_env={"CLOUDFLARE_API_TOKEN": "secret-token"})
+    with pytest.raises(_Done):
+        runner.versions_list(name="helm-acme")  # verified: the process would start
+    assert len(started) == 1
+    main = nm / "esbuild" / "lib" / "main.js"
+    _replace(main, b"/* changed after the first run */\n" + main.read_bytes())
+    with pytest.raises(SandboxError, match="lib/main.js is not the published file"):
+        runner.versions_list(name="helm-acme")
+    assert len(started) == 1

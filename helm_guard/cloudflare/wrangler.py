@@ -306,10 +306,11 @@ class Wrangler:
 
     `executable`: explicit path (else `$HELM_GUARD_WRANGLER`, else
     `<fleet_root>/node_modules/.bin/wrangler`), located and verified as the pinned package
-    (`sandbox.pinned_package`) lazily at the first run, so that argument validation errors
-    come first. `extra_env` may set only `CLOUDFLARE_API_TOKEN`, `CLOUDFLARE_ACCOUNT_ID` and
-    `CLOUDFLARE_API_BASE_URL` (over the caller's values); everything else wrangler sees is
-    helm-guard's own (`sandbox.wrangler_environment`).
+    (`sandbox.pinned_package`) lazily at the first run (and again before every later run),
+    so that argument validation errors come first. `extra_env` may set only
+    `CLOUDFLARE_API_TOKEN`, `CLOUDFLARE_ACCOUNT_ID` and `CLOUDFLARE_API_BASE_URL` (over the
+    caller's values); everything else wrangler sees is helm-guard's own
+    (`sandbox.wrangler_environment`).
     """
 
     def __init__(
@@ -325,6 +326,7 @@ class Wrangler:
         self._explicit = executable
         self._fleet_root = fleet_root
         self._package: WranglerPackage | None = None
+        self._located: tuple[Path, str] | None = None
         self.extra_env: dict[str, str] = dict(extra_env or {})
         self.timeout = float(timeout)
 
@@ -339,7 +341,19 @@ class Wrangler:
                 else "HELM_GUARD_WRANGLER" if os.environ.get("HELM_GUARD_WRANGLER")
                 else "the fleet root's node_modules"
             )
+            self._located = (path, source)
             self._package = pinned_package(path, source=source)
+        return self._package
+
+    def _verified_again(self) -> WranglerPackage:
+        """The package, verified again right before a run (entry files and the whole
+        dependency closure: `sandbox.pinned_package`), so a tree changed between two runs of
+        one `Wrangler` is refused too; unchanged files are not hashed twice in one process
+        (`tree.verify_tree`'s memo)."""
+        if self._package is None or self._located is None:
+            return self.package
+        path, source = self._located
+        self._package = pinned_package(path, source=source)
         return self._package
 
     @property
@@ -385,7 +399,7 @@ class Wrangler:
         if any(not isinstance(a, str) for a in args):
             raise WranglerError("refusing to run wrangler: every argument must be a string")
         limit = self.timeout if timeout is None else float(timeout)
-        pkg = self.package
+        pkg = self._verified_again()
         creds = self.credentials()
         what = "wrangler " + " ".join(a for a in args[:2] if not a.startswith("-"))
         with neutral_folder() as folder:
