@@ -160,3 +160,21 @@ def test_a_stray_config_in_a_folder_without_config_is_found_in_parallel(
         result = _run(tmp_path, parallel_=True)
         assert [(f.rule, f.path) for f in result.findings] == \
             [("HG606", "shops/zz-ops/wrangler.json")], workers
+
+
+def test_hg901_literal_gate_is_the_regex() -> None:
+    """HG901's `has_literal` (substring tests) answers exactly as the literal regex, on random
+    texts built from the literals' own pieces, near misses and ordinary words."""
+    import random
+
+    rng = random.Random(901)
+    pieces = [*hg901._LITERALS, *(lit[:-1] for lit in hg901._LITERALS),
+              *(lit[1:] for lit in hg901._LITERALS), "_", "e", "A", "k", "x", "value 1 for",
+              "https://acme.shops.example/", " ", "\n", "é", "PRIVATE", "KEY", "ASI", "KIA"]
+    hits = 0
+    for _ in range(20000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 8)))
+        want = hg901._LITERAL.search(text) is not None
+        assert hg901.has_literal(text) is want, text
+        hits += want
+    assert 0 < hits < 20000  # both answers were exercised

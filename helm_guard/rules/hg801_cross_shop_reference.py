@@ -136,8 +136,12 @@ class _Sieve:
         if not self.usable:
             return True
         low = text if lowered else text.lower()
-        if any(c in low for c in self.chunks) or any(k in low for k in self.others):
-            return True
+        for part in self.chunks:
+            if part in low:
+                return True
+        for key in self.others:
+            if key in low:
+                return True
         if self.uuid or self.hex32:
             shape = low.translate(_HEX_SHAPE)
             return (self.uuid and _UUID_SHAPE in shape) or (self.hex32 and _HEX32_SHAPE in shape)
@@ -171,28 +175,40 @@ def prepare(ctx: Context) -> None:
 def _texts(value: Any, out: list[str], skip: frozenset[str] = frozenset(),
            depth: int = 0) -> None:
     """Every string inside `value` (no paths: the fast pre-scan), except the strings that the
-    scan with paths skips: the value of a `skip` field at depth 2 or more (`[0].database_name`)."""
-    if isinstance(value, str):
-        out.append(value)
-    elif isinstance(value, dict):
+    scan with paths skips: the value of a `skip` field at depth 2 or more (`[0].database_name`).
+    The common shapes (a block of plain strings, a list of flat binding objects) take no
+    recursive call."""
+    if type(value) is dict:
         if not depth:  # a top-level block (`vars`): most values are plain strings
             strs = [v for v in value.values() if type(v) is str]
             out.extend(strs)
-            if len(strs) == len(value):
-                return
-            for v in value.values():
-                if type(v) is not str:
-                    _texts(v, out, skip, 1)
+            if len(strs) != len(value):
+                for v in value.values():
+                    if type(v) is not str:
+                        _texts(v, out, skip, 1)
             return
         for k, v in value.items():
-            if isinstance(v, str):
+            if type(v) is str:
                 if k not in skip:
                     out.append(v)
             else:
                 _texts(v, out, skip, depth + 1)
-    elif isinstance(value, list):
-        for v in value:
-            _texts(v, out, skip, depth + 1)
+    elif type(value) is list:
+        inner = depth + 1
+        for item in value:
+            if type(item) is dict:  # a binding: its fields, one level down, inline
+                for k, v in item.items():
+                    if type(v) is str:
+                        if k not in skip:
+                            out.append(v)
+                    else:
+                        _texts(v, out, skip, inner + 1)
+            else:
+                _texts(item, out, skip, inner)
+    elif isinstance(value, str):
+        out.append(value)
+    elif isinstance(value, dict | list):  # a Mapping or list subclass: the general walk
+        _texts(dict(value) if isinstance(value, dict) else list(value), out, skip, depth)
 
 
 def _owner_of_candidate(ctx: Context, cand: str, tenant: Any = None) -> Any:
@@ -254,7 +270,11 @@ def _registry_names_in_vars(t: TargetInfo, ctx: Context) -> Iterator[Problem]:
     cannot see them: a var token equal to a name the registry gives another shop is reported.
     Costs nothing for a fleet whose registry lists no queue or workflow."""
     fleet = ctx.fleet
-    if not any(fleet.registry_names(kind) for kind in ("queue", "workflow")):
+    has_names = ctx.cache.get(f"{ID}:free-names")
+    if has_names is None:
+        has_names = ctx.cache[f"{ID}:free-names"] = bool(
+            fleet.registry_names("queue") or fleet.registry_names("workflow"))
+    if not has_names:
         return
     origin = t.target.origin("vars")
     for parts, text in _strings(t.target.get("vars"), origin):

@@ -59,6 +59,19 @@ _LITERALS = ("k_live_", "k_test_", "whsec_", "AKIA", "ASIA", "gho_", "ghp_", "gh
              "ghr_", "github_pat_", "xox", "PRIVATE KEY", "eyJ")
 _LITERAL = re.compile("|".join(re.escape(lit) for lit in _LITERALS))
 _ANY = re.compile("|".join(f"(?:{p.pattern})" for _, p in _PATTERNS))
+_NO_UNDERSCORE = tuple(lit for lit in _LITERALS if "_" not in lit)
+
+
+def has_literal(text: str) -> bool:
+    """`_LITERAL.search(text) is not None`, faster on ordinary text: a literal with an
+    underscore needs one in the text (one `memchr`), the others are plain substring tests
+    (the regex tries its alternatives at every `e`, `A`, `k`, ...: 2-3 times slower)."""
+    if "_" in text and _LITERAL.search(text):
+        return True
+    for literal in _NO_UNDERSCORE:
+        if literal in text:
+            return True
+    return False
 _SECRET_SUFFIXES = ("SECRET", "TOKEN", "PASSWORD", "PASSWD", "PRIVATE_KEY", "API_KEY")
 _PLACEHOLDER = re.compile(r"^(|x+|\*+|changeme|todo|placeholder|<[^>]*>|\$\{[^}]*\})$", re.I)
 _TOKENISH = re.compile(r"^[A-Za-z0-9+/=_\-.]{32,}$")
@@ -73,7 +86,7 @@ def _entropy(s: str) -> float:
 
 def classify(name: str, value: str) -> str | None:
     """The kind of secret `value` looks like, or None. Never returns the value itself."""
-    if len(value) >= 15 and _LITERAL.search(value) and _ANY.search(value):
+    if len(value) >= 15 and has_literal(value) and _ANY.search(value):
         for kind, pattern in _PATTERNS:
             if pattern.search(value):
                 return kind
@@ -139,7 +152,7 @@ def check(t: TargetInfo, ctx: Context) -> Iterator[Problem]:
     except TypeError:  # a var that is not a string: gather the strings one by one
         blob = "\n".join(v for v in vars_.values() if isinstance(v, str))
     strings = [(n, v) for n, v in vars_.items() if isinstance(v, str)] \
-        if _LITERAL.search(blob) and _ANY.search(blob) else None
+        if has_literal(blob) and _ANY.search(blob) else None
     if strings is None:  # no known token format: long values and secret-named vars only
         names = "\n".join(vars_).upper() + "\n"
         if any(suffix + "\n" in names for suffix in _SECRET_SUFFIXES):
