@@ -43,6 +43,7 @@ DOTENV = "dotenv"  # .env, .env.* (wrangler loads .env, .env.local, .env.<env>[.
 DEV_VARS = "dev-vars"  # .dev.vars, .dev.vars.*
 REDIRECT_KIND = "redirect"  # .wrangler/deploy/config.json
 WRANGLER_NOT_DIR = "wrangler-not-dir"  # a .wrangler that is a symlink or not a directory
+SYMLINK_DIR = "symlink-dir"  # a symlink to a folder: not walked, so what is in it is unseen
 UNREADABLE = "unreadable"  # a folder that cannot be listed
 
 
@@ -100,12 +101,22 @@ def _redirects(base: str, rel_dir: str, entry: os.DirEntry[str]) -> Iterator[Fou
                 yield Found(f"{sub_rel}/{leaf.name}", REDIRECT_KIND)
 
 
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:  # a loop, a target that cannot be reached: nothing to walk there
+        return False
+
+
 def walk(root: Path | str, top: str = "", prune: Iterable[str] = ()) -> Iterator[Found]:
     """Every wrangler config, `.env*`, `.dev.vars*` and `.wrangler` redirect (or odd
-    `.wrangler`) at or below `root/top`, in any case, skipping `node_modules`, `.git`, the
-    folders in `prune` (walked by someone else) and symlinked folders; one `scandir` per
-    folder. A folder that cannot be listed is reported as `UNREADABLE` (what is in it cannot
-    be known, and wrangler may still `stat` names inside it)."""
+    `.wrangler`) at or below `root/top`, in any case, skipping `node_modules`, `.git` and the
+    folders in `prune` (walked by someone else); one `scandir` per folder. A symlink to a
+    folder is not walked (it can lead anywhere, and its target changes without a commit) but
+    reported as `SYMLINK_DIR` (deny by default: what wrangler started in it, or discovering
+    configs through it, reads is unseen), also when its name is in `prune`. A folder that
+    cannot be listed is reported as `UNREADABLE` (what is in it cannot be known, and wrangler
+    may still `stat` names inside it)."""
     base = str(root)
     pruned = frozenset(prune)
     stack = [top]
@@ -120,8 +131,12 @@ def walk(root: Path | str, top: str = "", prune: Iterable[str] = ()) -> Iterator
             kind = kind_of(name)
             rel = f"{rel_dir}/{name}" if rel_dir else name
             if kind is None:
-                if (name not in SKIP_DIRS and rel not in pruned
-                        and entry.is_dir(follow_symlinks=False)):
+                if name in SKIP_DIRS:
+                    continue
+                if entry.is_symlink():  # d_type: no system call; is_dir() follows (one stat)
+                    if _is_dir(entry):
+                        yield Found(rel, SYMLINK_DIR)
+                elif rel not in pruned and entry.is_dir(follow_symlinks=False):
                     stack.append(rel)
             elif kind == ".wrangler":
                 yield from _redirects(base, rel_dir, entry)

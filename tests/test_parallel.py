@@ -264,3 +264,35 @@ def test_gate_plan_from_the_check_equals_a_second_parse_serial_and_forked(
     everything = [e for f in view.files(view.entries) for e in harvest(f)]
     assert one.plan["entries"] == make_plan("", [e for e in everything
                                                 if e["shop"] == slugs[-1]])["entries"]
+
+
+def test_symlinked_folders_are_reported_serial_and_forked(tmp_path: Path) -> None:
+    """A symlink to a folder is not walked (what is behind it is unseen), so HG104 reports
+    it: inside a shop folder a worker walks, in folders only the parent's rest walk lists, at
+    the root; both ways the same. A link to a file and links inside `node_modules` are not."""
+    root = tmp_path / "fleet"
+    slugs = _fleet(root, PARALLEL_MIN_FILES + 30)
+    outside = tmp_path / "outside"
+    (outside / "d").mkdir(parents=True)
+    (outside / "d" / ".env").write_text("WRANGLER_CI_OVERRIDE_NAME=helm-shop-00001\n")
+    (outside / "f.js").write_text("")
+    late, first = slugs[-1], slugs[0]
+    links = {
+        f"shops/{late}/linked": outside / "d",  # in a leaf a worker walks
+        f"shops/{first}/deep/er": outside / "d",  # in a leaf of the first chunk, deeper
+        "shops/zz-ops": outside / "d",  # only the parent's rest walk lists `shops`
+        "lib": Path("shops") / late,  # at the root, leading inside the repository
+    }
+    for rel, target in links.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).symlink_to(target, target_is_directory=True)
+    (root / "shops" / late / "entry.js").symlink_to(outside / "f.js")  # a file: fine
+    (root / "node_modules" / "x").mkdir(parents=True)
+    (root / "node_modules" / "x" / "y").symlink_to(outside / "d", target_is_directory=True)
+    _, serial, parallel = _both_ways(root)
+    for result in (serial, parallel):
+        got = {f.path: f.message for f in result.findings if f.rule == "HG104"}
+        assert set(got) == set(links), got
+        assert all("symlink to a folder" in m and "replace the link by a real folder" in m
+                   for m in got.values())
+        assert {f.rule for f in result.findings} == {"HG104"}

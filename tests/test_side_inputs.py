@@ -126,13 +126,22 @@ def test_walk_reports_shapes_and_skips_node_modules(tmp_path: Path) -> None:
     (tmp_path / "node_modules" / "x").mkdir(parents=True)
     (tmp_path / "node_modules" / "x" / ".env").write_text("")
     (tmp_path / "linked").symlink_to(tmp_path / "a", target_is_directory=True)
+    (tmp_path / "c" / "up").symlink_to("..", target_is_directory=True)  # a loop: not walked
+    (tmp_path / "c" / "file-link").symlink_to(tmp_path / "d" / ".wrangler")  # a file: fine
+    (tmp_path / "c" / "dangling").symlink_to(tmp_path / "nowhere")  # nothing behind it
+    (tmp_path / "node_modules" / "linked").symlink_to(tmp_path / "a")  # not walked at all
     found = sorted(side_inputs.walk(tmp_path))
     assert found == [
         side_inputs.Found("a/.env", side_inputs.DOTENV),
         side_inputs.Found("b/.env", side_inputs.DOTENV),
+        side_inputs.Found("c/up", side_inputs.SYMLINK_DIR),
         side_inputs.Found("d/.wrangler", side_inputs.WRANGLER_NOT_DIR),
         side_inputs.Found("e/.Wrangler/Deploy/CONFIG.json", side_inputs.REDIRECT_KIND),
+        side_inputs.Found("linked", side_inputs.SYMLINK_DIR),
     ]
+    # a linked folder is reported even when someone else walks it (`prune`)
+    assert side_inputs.Found("linked", side_inputs.SYMLINK_DIR) in \
+        set(side_inputs.walk(tmp_path, prune=["linked"]))
 
 
 def test_unlistable_folder_is_a_finding(tmp_path: Path,

@@ -9,6 +9,9 @@ checks, wherever wrangler could read it:
 - `.wrangler/deploy/config.json` (a *redirect*: `deploy`, `versions upload`,
   `versions deploy` and `preview` deploy the config its `configPath` names instead) in any
   folder of the repository or above it, and a `.wrangler` that is a symlink or a file;
+- a symlink to a folder anywhere in the repository (outside `node_modules` and `.git`):
+  helm-guard does not walk through links, so a `.env`, redirect or config in the linked
+  folder would be unseen (deny by default);
 - `wrangler.json`, `wrangler.jsonc`, `wrangler.toml` in any folder *above* the fleet root
   (wrangler looks for `wrangler.json` in every parent folder before it looks for
   `wrangler.jsonc`), and a folder that cannot be listed.
@@ -33,7 +36,7 @@ or `wrangler.json` in the folder that holds the fleet repository.
 Use instead:
 Delete the file (keep local settings outside the repository and set variables in the shell or
 the CI job), add `.env*`, `.dev.vars*` and `.wrangler/` to `.gitignore`, and move configs
-above the fleet root away.
+above the fleet root away. Replace a symlinked folder by a real folder (or remove it).
 """
 
 from __future__ import annotations
@@ -59,10 +62,11 @@ ID = "HG104"
 NAME = "wrangler-side-input"
 SEVERITY = "error"
 SCOPE = "fleet"
-SUMMARY = "A file wrangler reads besides the checked config (.env, redirect, parent config)."
+SUMMARY = ("A file wrangler reads besides the checked config (.env, redirect, parent config), "
+           "or a symlinked folder hiding one.")
 
 _KINDS = frozenset({si.DOTENV, si.DEV_VARS, si.REDIRECT_KIND, si.WRANGLER_NOT_DIR,
-                    si.UNREADABLE})
+                    si.SYMLINK_DIR, si.UNREADABLE})
 # variables that steer wrangler or the Node process it runs in (names only are ever shown)
 _STEERING = re.compile(r"(?:CLOUDFLARE_|WRANGLER_|CF_|NODE_|WORKERS_CI|XDG_|DOCKER_|npm_config_)"
                        r"|(?:HTTPS?_PROXY|NO_PROXY|HOME|PATH|OPEN_NEXT_DEPLOY)\Z", re.I)
@@ -127,6 +131,13 @@ def _problem(root: Any, path: str, kind: str, shop: str | None) -> Problem:
         msg = (f"{rel} is a symlink or a file where wrangler keeps its build output and looks "
                "for deploy redirects (.wrangler/deploy/config.json): what wrangler finds "
                "through it is not in the repository; delete it")
+    elif kind == si.SYMLINK_DIR:
+        msg = (f"{rel} is a symlink to a folder: helm-guard does not walk through links (one "
+               "can lead anywhere, and what it leads to changes without a commit), so it "
+               "cannot see what wrangler reads through it: a .env, a .dev.vars, a "
+               ".wrangler/deploy/config.json redirect or a wrangler config in the linked "
+               "folder, read when wrangler is started there; replace the link by a real "
+               "folder in the repository, or remove it")
     else:
         msg = (f"{rel} is a folder helm-guard cannot list: it cannot tell whether wrangler "
                "would read a .env, a redirect or a config in it; make it readable or delete it")
