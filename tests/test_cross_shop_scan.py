@@ -18,7 +18,10 @@ WORDS = ["helm-bravo-db", "helm-bravo", "helm-acme-db", "bravo.shops.example", B
          ACME_ID, "helm-charlie-assets", "x.helm-bravo", "helm-bravo-orders", "plain",
          "https://bravo.shops.example/a", "helm-delta\nhelm-bravo", "a\\b helm-bravo", ""]
 FIELDS = ["database_name", "database_id", "preview_database_id", "bucket_name",
-          "preview_bucket_name", "binding", "service", "pattern", "note"]
+          "preview_bucket_name", "binding", "service", "pattern", "note",
+          # keys naming shops (a var named `helm-bravo-db`, a nested key), own and foreign
+          "HELM-BRAVO-DB", "helm-acme-db", BRAVO_ID.replace("-", ""), "bravo.shops.example",
+          "helm-bravoish"]
 
 
 def _value(rng: random.Random, depth: int = 0) -> Any:
@@ -33,7 +36,8 @@ def _value(rng: random.Random, depth: int = 0) -> Any:
 
 
 def _reference(t: TargetInfo, ctx: Context) -> Iterator[Problem]:
-    """Every string, with its path, scanned on its own: the rule without its shortcuts."""
+    """Every string and key, with its path, scanned on its own: the rule without its
+    shortcuts."""
     target = t.target
     if target.error is not None or (t.tenant is None and not t.is_base):
         return
@@ -41,14 +45,15 @@ def _reference(t: TargetInfo, ctx: Context) -> Iterator[Problem]:
     pattern = hg801._candidate_re(ctx)
     for key in keys:
         origin = target.origin(key)
-        for parts, text in hg801._strings(target.get(key), origin):
-            if len(parts) >= len(origin) + 2 and (key, parts[-1]) in hg801._SKIP:
+        for parts, text, at_key in hg801._strings(target.get(key), origin):
+            if not at_key and len(parts) >= len(origin) + 2 and (key, parts[-1]) in hg801._SKIP:
                 continue
             for m in pattern.finditer(text):
                 owner = hg801._owner_of_candidate(ctx, m.group(), t.tenant)
                 if owner is not None and owner != t.tenant:
-                    yield ctx.problem(t, parts, f'"{key}" names another shop\'s resource '
-                                      f"{m.group()!r}{hg801.belongs(owner)}")
+                    yield ctx.problem(t, parts, f'{"a key in " if at_key else ""}"{key}" '
+                                      f"names another shop's resource "
+                                      f"{m.group()!r}{hg801.belongs(owner)}", at_key=at_key)
                     break
 
 
@@ -57,7 +62,7 @@ def test_prescan_matches_a_plain_scan(tmp_path: Path) -> None:
     fleet = load_fleet(tmp_path / "helm-fleet.jsonc")
     assert fleet.doc is not None
     rng = random.Random(801)
-    reported = 0
+    reported = keys = 0
     for _ in range(400):
         ctx = Context(fleet, load_files(fleet), fleet.doc)
         acme = next(t for t in ctx.targets if t.file.rel == ACME and t.target.env is None)
@@ -69,9 +74,11 @@ def test_prescan_matches_a_plain_scan(tmp_path: Path) -> None:
                     _value(rng) for _ in range(rng.randint(1, 3))]
         fast = list(hg801.check(acme, ctx))
         slow = list(_reference(acme, ctx))
-        assert sorted(p[2:4] for p in fast) == sorted(p[2:4] for p in slow)
+        assert sorted(p[2:4] + p[6:] for p in fast) == sorted(p[2:4] + p[6:] for p in slow)
         reported += len(slow)
+        keys += sum(p.at_key for p in slow)
     assert reported > 100  # the random configs did name other shops
+    assert keys > 20  # in keys too
 
 
 def _sieve_for(fleet_dir: Path) -> tuple[hg801._Sieve, Context]:

@@ -1,11 +1,12 @@
 """## What it does
 Looks at every other string of a deploy target's bindings (vars, binding names, Hyperdrive,
-any nested field, ...) and reports any that names another shop's resource: its Worker,
+any nested field, ...), and at every object key inside them (a var's name, a key nested in a
+var's object value), and reports any that names another shop's resource: its Worker,
 database, bucket or registered ids. Fields that have their own rule are left to it:
 D1 and R2 (HG401-HG502), KV ids (HG503), Worker references (HG802, HG803), Queue and Workflow
 names (HG805); routes are HG804's. A Queue or Workflow name the registry gives another shop is
-also reported when it appears as a token of a var (those names are free-form, so only the
-registry can tell them).
+also reported when it appears as a token of a var or of a var's key (those names are
+free-form, so only the registry can tell them).
 
 ## Why is this bad?
 A var holding bravo's database id or Worker name, read by code that binds at run time, lets
@@ -156,13 +157,17 @@ def _sieve(ctx: Context) -> _Sieve:
     return sieve
 
 
-def _strings(value: Any, parts: JsonPath) -> Iterator[tuple[JsonPath, str]]:
+def _strings(value: Any, parts: JsonPath) -> Iterator[tuple[JsonPath, str, bool]]:
+    """(path, text, whether the text is the key at `path` rather than its value) for every
+    string and every object key inside `value`."""
     stack: list[tuple[Any, JsonPath]] = [(value, parts)]
     while stack:
         v, p = stack.pop()
         if isinstance(v, str):
-            yield p, v
+            yield p, v, False
         elif isinstance(v, dict):
+            for k in v:
+                yield p + (k,), k, True
             stack.extend((x, p + (k,)) for k, x in v.items())
         elif isinstance(v, list):
             stack.extend((x, p + (i,)) for i, x in enumerate(v))
@@ -174,11 +179,12 @@ def prepare(ctx: Context) -> None:
 
 def _texts(value: Any, out: list[str], skip: frozenset[str] = frozenset(),
            depth: int = 0) -> None:
-    """Every string inside `value` (no paths: the fast pre-scan), except the strings that the
-    scan with paths skips: the value of a `skip` field at depth 2 or more (`[0].database_name`).
-    The common shapes (a block of plain strings, a list of flat binding objects) take no
-    recursive call."""
+    """Every string and object key inside `value` (no paths: the fast pre-scan), except the
+    strings that the scan with paths skips: the value of a `skip` field at depth 2 or more
+    (`[0].database_name`). The common shapes (a block of plain strings, a list of flat binding
+    objects) take no recursive call."""
     if type(value) is dict:
+        out.extend(value)  # the keys: a var named `helm-bravo-db` names bravo's database
         if not depth:  # a top-level block (`vars`): most values are plain strings
             strs = [v for v in value.values() if type(v) is str]
             out.extend(strs)
@@ -197,6 +203,7 @@ def _texts(value: Any, out: list[str], skip: frozenset[str] = frozenset(),
         inner = depth + 1
         for item in value:
             if type(item) is dict:  # a binding: its fields, one level down, inline
+                out.extend(item)  # its keys too (a nested object's, below, by _texts)
                 for k, v in item.items():
                     if type(v) is str:
                         if k not in skip:
@@ -263,6 +270,7 @@ def _without_own_hosts(ctx: Context, t: TargetInfo, low: str) -> str:
 
 
 _TOKEN = re.compile(r"[A-Za-z0-9_-]+")
+_KEY_OF = "a key in "  # a finding about an object key (`"vars": {"helm-bravo-db": ...}`)
 
 
 def _registry_names_in_vars(t: TargetInfo, ctx: Context) -> Iterator[Problem]:
@@ -277,13 +285,14 @@ def _registry_names_in_vars(t: TargetInfo, ctx: Context) -> Iterator[Problem]:
     if not has_names:
         return
     origin = t.target.origin("vars")
-    for parts, text in _strings(t.target.get("vars"), origin):
+    for parts, text, at_key in _strings(t.target.get("vars"), origin):
         for token in _TOKEN.findall(text):
             for kind in ("queue", "workflow"):
                 owner = fleet.owner_of(kind, token)
                 if owner is not None and t.tenant is not None and owner.shop != t.tenant.shop:
-                    yield ctx.problem(t, parts, f'"vars" names another shop\'s {kind} '
-                                      f"{token!r}{belongs(owner)}")
+                    yield ctx.problem(t, parts, f'{_KEY_OF if at_key else ""}"vars" names '
+                                      f"another shop's {kind} {token!r}{belongs(owner)}",
+                                      at_key=at_key)
                     break
             else:
                 continue
@@ -318,12 +327,13 @@ def check(t: TargetInfo, ctx: Context) -> Iterator[Problem]:
         return
     for key in keys:
         origin = target.origin(key)
-        for parts, text in _strings(target.get(key), origin):
-            if len(parts) >= len(origin) + 2 and (key, parts[-1]) in _SKIP:
+        for parts, text, at_key in _strings(target.get(key), origin):
+            if not at_key and len(parts) >= len(origin) + 2 and (key, parts[-1]) in _SKIP:
                 continue
             for m in pattern.finditer(text):
                 if m.group() in foreign:
                     owner = _owner_of_candidate(ctx, m.group())
-                    yield ctx.problem(t, parts, f'"{key}" names another shop\'s resource '
-                                      f"{m.group()!r}{belongs(owner)}")
+                    yield ctx.problem(t, parts, f'{_KEY_OF if at_key else ""}"{key}" names '
+                                      f"another shop's resource {m.group()!r}{belongs(owner)}",
+                                      at_key=at_key)
                     break
