@@ -20,6 +20,7 @@ RULE_MODULES: tuple[str, ...] = (  # order = documentation order
     "hg102_duplicate_key",
     "hg103_unreadable_config",
     "hg104_wrangler_side_input",
+    "hg105_path_outside_repo",
     "hg201_shop_schema",
     "hg202_wrangler_schema",
     "hg203_wrangler_validation",
