@@ -4,8 +4,9 @@ The check has shortcuts, each with a threshold or a condition: the parallel map 
 from `checker.PARALLEL_MIN_FILES` configs; the gate's plan from `gate.PARALLEL_PLAN_FILES`),
 the clean-shape skip (`clean_shape`), HG801's `_Sieve`, the RapidJSON fast path (vs the
 positional parser), the fast glob discovery (vs `glob.glob`, with deferred existence checks),
-HG302's plain-names pre-pass, HG901's "no secrets policy" skip and the clean-shape test's cheap
-inheritance-gap answer (`Target.has_warnings`). Here one fleet ABOVE every threshold, with
+HG302's plain-names pre-pass, HG901's "no secrets policy" skip, the clean-shape test's cheap
+inheritance-gap answer (`Target.has_warnings`) and HG105's string road for paths (vs a full
+normalisation). Here one fleet ABOVE every threshold, with
 faults planted among its last shops (so they land in every worker's chunk, the parent's own
 included) and inputs no rule models yet (stray configs, nested ones,
 `.wrangler/deploy/config.json` redirects, `.env` files), is checked with every shortcut on, in
@@ -25,6 +26,7 @@ import pytest
 from helm_guard import globs, jsonc, parallel, resolve
 from helm_guard.checker import PARALLEL_MIN_FILES, CheckResult, run_check
 from helm_guard.fleet import load_fleet
+from helm_guard.rules import hg105_path_outside_repo as hg105
 from helm_guard.rules import hg302_confusable_name as hg302
 from helm_guard.rules import hg801_cross_shop_reference as hg801
 from helm_guard.rules import hg901_secret_in_vars as hg901
@@ -74,6 +76,15 @@ def _plant(root: Path, slugs: list[str], *, others: int) -> dict[str, str]:
     expect[f"shops/{tail[13]}/wrangler.jsonc"] = "HG301"  # clean-shape covered
     edit(cfg[tail[15]], '"routes": [', f'"routes": [{{"pattern": "{tail[14]}.shops.example"}},')
     expect[f"shops/{tail[15]}/wrangler.jsonc"] = "HG601"
+    # HG105's string road (the usual `../../src/index.js`) and its symlink road
+    edit(shops / slugs[-17] / "wrangler.jsonc", '"main": "../../src/index.js"',
+         '"main": "../../../src/index.js"')
+    expect[f"shops/{slugs[-17]}/wrangler.jsonc"] = "HG105"
+    (shops / slugs[-18] / "lib").mkdir()
+    (shops / slugs[-18] / "lib" / "index.js").symlink_to(root.parent / "elsewhere.js")
+    edit(shops / slugs[-18] / "wrangler.jsonc", '"main": "../../src/index.js"',
+         '"main": "./lib/index.js"')
+    expect[f"shops/{slugs[-18]}/wrangler.jsonc"] = "HG105"
     # HG302's plain-names pre-pass: a look-alike of the shop's own bucket name
     edit(cfg[tail[14]], f'"bucket_name": "helm-{tail[14]}-assets"',
          f'"bucket_name": "he1m-{tail[14]}-assets"')
@@ -112,6 +123,7 @@ def shortcuts_off(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         m.setattr(hg302, "_plain", lambda t, ctx: False)
         m.setattr(hg901, "_any_policy", lambda ctx: True)
         m.setattr(resolve.Target, "has_warnings", property(lambda self: bool(self.warnings)))
+        m.setattr(hg105._Paths, "_shape", lambda self, value: None)  # normalise every path
         yield
 
 

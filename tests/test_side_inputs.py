@@ -290,3 +290,22 @@ def test_dotenv_messages_never_read_through_links_or_echo_escapes(tmp_path: Path
     assert {f.path for f in findings} == {"shops/acme/.env", "src/.env.\x1b[2J"}
     assert all("SECRET_NAME_OUTSIDE" not in f.message for f in findings)
     assert all("\x1b" not in f.message for f in findings)
+
+
+def test_every_redirect_is_reported_whatever_its_target(tmp_path: Path) -> None:
+    """The redirect's target cannot matter: `.wrangler/deploy/config.json` is reported for its
+    name alone (never read), whether its `configPath` leads outside, to a covered config, or
+    nowhere, and whether it is a file, a folder, a symlink or garbage."""
+    targets = {"out": '{"configPath": "../../../../../elsewhere/wrangler.json"}',
+               "abs": '{"configPath": "/etc/wrangler.json"}',
+               "own": '{"configPath": "../../wrangler.jsonc"}', "junk": "not json"}
+    for name, text in targets.items():
+        (tmp_path / name / ".wrangler" / "deploy").mkdir(parents=True)
+        (tmp_path / name / ".wrangler" / "deploy" / "config.json").write_text(text)
+    (tmp_path / "dir" / ".wrangler" / "deploy" / "config.json").mkdir(parents=True)
+    (tmp_path / "link" / ".wrangler" / "deploy").mkdir(parents=True)
+    (tmp_path / "link" / ".wrangler" / "deploy" / "config.json").symlink_to("/nowhere")
+    found = sorted(side_inputs.walk(tmp_path))
+    assert found == [side_inputs.Found(f"{d}/.wrangler/deploy/config.json",
+                                       side_inputs.REDIRECT_KIND)
+                     for d in sorted([*targets, "dir", "link"])]
