@@ -63,16 +63,16 @@ SEVERITY = "error"
 SCOPE = "file"
 SUMMARY = "A file or folder path in the config leads outside the fleet repository."
 
-Paths = Iterator[tuple[JsonPath, str]]
+_Found = Iterator[tuple[JsonPath, str]]  # (path below a key, a path-valued string)
 
 
-def _one(value: Any) -> Paths:
+def _one(value: Any) -> _Found:
     if isinstance(value, str):
         yield (), value
 
 
-def _fields(*names: str) -> Callable[[Any], Paths]:
-    def get(value: Any) -> Paths:
+def _fields(*names: str) -> Callable[[Any], _Found]:
+    def get(value: Any) -> _Found:
         if isinstance(value, Mapping):
             for name in names:
                 v = value.get(name)
@@ -83,25 +83,25 @@ def _fields(*names: str) -> Callable[[Any], Paths]:
     return get
 
 
-def _each(inner: Callable[[Any], Paths]) -> Callable[[Any], Paths]:
-    def get(value: Any) -> Paths:
+def _each(inner: Callable[[Any], _Found]) -> Callable[[Any], _Found]:
+    def get(value: Any) -> _Found:
         if isinstance(value, list):
             for i, item in enumerate(value):
                 yield from (((i, *sub), v) for sub, v in inner(item))
     return get
 
 
-def _values(value: Any) -> Paths:
+def _values(value: Any) -> _Found:
     if isinstance(value, Mapping):
         yield from (((k,), v) for k, v in value.items() if isinstance(v, str))
 
 
-def _alias(value: Any) -> Paths:
+def _alias(value: Any) -> _Found:
     yield from ((p, v) for p, v in _values(value) if v.startswith(("./", "../", "/"))
                 or v in (".", ".."))
 
 
-def _image(value: Any) -> Paths:  # an image is a path when it looks like one or exists
+def _image(value: Any) -> _Found:  # an image is a path when it looks like one or exists
     for sub, v in _fields("image", "image_build_context")(value):
         if sub[0] == "image_build_context" or v.startswith(("./", "../", "/")):
             yield sub, v
@@ -112,7 +112,7 @@ def _image(value: Any) -> Paths:  # an image is a path when it looks like one or
 _IF_EXISTS = "\0if-exists"  # marker: check only when the path exists (wrangler's own test)
 
 # key -> the path-valued strings inside its value: (path below the key, value)
-PATH_KEYS: dict[str, Callable[[Any], Paths]] = {
+PATH_KEYS: dict[str, Callable[[Any], _Found]] = {
     "main": _one, "base_dir": _one, "tsconfig": _one, "pages_build_output_dir": _one,
     "assets": _fields("directory"), "build": _fields("cwd", "watch_dir"),
     "site": _fields("bucket", "entry-point"),
@@ -160,7 +160,7 @@ class _Paths:
                 if stat.S_ISLNK(mode):
                     try:
                         os.stat(full)
-                    except FileNotFoundError:
+                    except (FileNotFoundError, NotADirectoryError):
                         pass  # dangling: where it points is still where wrangler would look
                     except (OSError, ValueError) as exc:
                         raise _Unresolvable(_reason(exc)) from None
