@@ -544,6 +544,17 @@ def load_fleet(path: Path) -> Fleet:
             "cannot belong to two tenants",
             hint="rename one of the shops (or the stage), or give stages a naming template "
                  'that cannot collide with a shop slug (e.g. "helm-{slug}--{stage}")')
+    owners = fleet.owner_index()
+    for kind, names in (("services", fleet.shared_services), ("kv_namespaces", fleet.shared_kv)):
+        for name in sorted(names):
+            owner = owners.get(name.lower()) if isinstance(name, str) else None
+            if owner is not None:
+                span = doc.span(("shared", kind))
+                raise UsageError(
+                    f"{path}:{span.line}:{span.col}: shared {kind} entry {name!r} is "
+                    f"{owner.label()}'s own resource: listing it as shared would let every "
+                    "shop bind it",
+                    hint="remove it from \"shared\" (a shared resource belongs to no shop)")
     return fleet
 
 
