@@ -615,3 +615,31 @@ def test_token_free_check_catches_what_it_guards() -> None:
     assert any("package manager or script with the token" in f for f in found)
     assert any("installs packages with the token" in f for f in found)
     assert any("an action gets the Cloudflare token" in f for f in found)
+
+
+# `python -m X` puts the working folder first on sys.path: run in the fleet checkout, a `pip/`
+# (or `pip.py`) committed to the fleet repository runs instead of pip, in the deploy job, and
+# can reach the step holding the token (GITHUB_ENV's BASH_ENV, the installed helm-guard). The
+# files that run in a fleet repository's workspace must run `python -m` from helm-guard's own
+# checkout. (The other workflows run in helm-guard's own repository.)
+_PYTHON_M = re.compile(r"\bpython3?(?:\.\d+)?\s+(?:-\w+\s+)*-m\b")
+_TRUSTED_FOLDERS = {"helm-guard", "${{ github.action_path }}"}
+
+
+@pytest.mark.parametrize("path", [ACTION, DEPLOY_BATCH, DEPLOY_FLEET], ids=lambda p: p.name)
+def test_python_dash_m_never_runs_in_the_fleet_checkout(path: Path) -> None:
+    doc = load(path)
+    bad = []
+    for where, step in steps_of(doc):
+        if _PYTHON_M.search(str(step.get("run", ""))):
+            job = doc.get("jobs", {}).get(where.split(".")[1], {}) if "jobs" in doc else {}
+            folder = step.get("working-directory") or (
+                job.get("defaults", {}).get("run", {}).get("working-directory"))
+            checks_out_fleet = "runs" in doc or any(
+                "checkout" in str(s.get("uses", ""))
+                and s.get("with", {}).get("path") != "helm-guard"
+                for s in job.get("steps", []))
+            if checks_out_fleet and folder not in _TRUSTED_FOLDERS:
+                bad.append(f"{where}: {step.get('name', '')!r} runs `python -m` in "
+                           f"{folder or 'the workspace'}")
+    assert bad == [], f"{rel(path)}: " + "; ".join(bad)
