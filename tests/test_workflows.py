@@ -643,3 +643,34 @@ def test_python_dash_m_never_runs_in_the_fleet_checkout(path: Path) -> None:
                 bad.append(f"{where}: {step.get('name', '')!r} runs `python -m` in "
                            f"{folder or 'the workspace'}")
     assert bad == [], f"{rel(path)}: " + "; ".join(bad)
+
+
+def _install_wrangler_script() -> str:
+    steps = load(DEPLOY_BATCH)["jobs"]["shop"]["steps"]
+    found = [s["run"] for s in steps if str(s.get("name", "")).startswith("Install wrangler")]
+    assert len(found) == 1, "deploy-batch.yml: one 'Install wrangler' step"
+    return str(found[0])
+
+
+@pytest.mark.parametrize("plant", ["npmrc", "git-dependency"])
+def test_install_wrangler_refuses_repository_npm_settings(tmp_path: Path, plant: str) -> None:
+    """A fleet `.npmrc` (`git=./x.sh`) or a git dependency in the lock would make `npm ci
+    --ignore-scripts` run a program of the repository in the deploy job: refused before npm
+    starts (shown with the real npm in the red-team notes: `git=./evil.sh` ran)."""
+    marker = tmp_path / "ran"
+    (tmp_path / "package.json").write_text('{"name": "fleet", "version": "1.0.0"}')
+    lock: dict[str, Any] = {"name": "fleet", "lockfileVersion": 3, "packages": {"": {}}}
+    if plant == "npmrc":
+        (tmp_path / ".npmrc").write_text(f"git={tmp_path / 'evil.sh'}\n")
+    else:
+        lock["packages"]["node_modules/x"] = {
+            "version": "1.0.0", "resolved": "git+ssh://git@example.invalid/x.git#0123456"}
+    (tmp_path / "package-lock.json").write_text(json.dumps(lock, indent=2))
+    evil = tmp_path / "evil.sh"
+    evil.write_text(f"#!/bin/sh\ntouch {marker}\n")
+    evil.chmod(0o755)
+    env = {"PATH": f"{tmp_path / 'nonpm'}:/usr/bin:/bin", "GITHUB_ENV": str(tmp_path / "env")}
+    proc = subprocess.run(["bash", "-eo", "pipefail", "-c", _install_wrangler_script()],  # noqa: S603,S607
+                          cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "::error" in proc.stdout and not marker.exists()
