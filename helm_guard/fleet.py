@@ -61,6 +61,10 @@ class Expected(NamedTuple):
     preview_bucket_name: str | None
 
 
+# The single registry values of a tenant entry that name a resource (its D1 database, preview
+# database and preview bucket): like the lists below, each belongs to exactly one tenant.
+_REGISTRY_IDS = ("database_id", "preview_database_id", "preview_bucket_name")
+
 # The registry lists of one tenant entry (`shops.<slug>` or `shops.<slug>.stages.<stage>`):
 # kind -> the entry's key. Every resource identity of these kinds belongs to the tenant whose
 # entry lists it, and to no one else (a name listed by two tenants is a configuration error).
@@ -164,6 +168,9 @@ class Fleet:
         self._kinds: dict[str, dict[str, Tenant]] | None = None
         self._conflicts: list[tuple[str, str, Tenant, Tenant]] = []
         self.derived: dict[str, Any] = {}  # indexes other modules build once per fleet
+        self._owner_index: dict[str, Tenant] | None = None
+        # (field, value, first tenant, second tenant) per registry id two tenants list
+        self.id_conflicts: list[tuple[str, str, Tenant, Tenant]] = []
 
     @property
     def display_prefix(self) -> str:
@@ -337,26 +344,43 @@ class Fleet:
 
     def owner_index(self) -> dict[str, Tenant]:
         """Resource identity (lowercased) -> the tenant that owns it, from the naming templates
-        and the registry (the truth), not from the configs; the first tenant wins. Route
+        and the registry (the truth), not from the configs; the first tenant wins (built once;
+        `load_fleet` refuses a registry id that two tenants list: `id_conflicts`). Route
         hosts, Queues and Workflows are looked up with `owner_of` (their rules read exact
         fields); this index serves the free-text scan of HG801 and the findings' "it belongs
         to shop ..." notes."""
+        if self._owner_index is not None:
+            return self._owner_index
         owners: dict[str, Tenant] = {}
+        conflicts: list[tuple[str, str, Tenant, Tenant]] = []
+        by_id: dict[str, str] = {}  # a value some tenant claims with a registry id -> field
         add = owners.setdefault
         expected = self.expected
+        fields = Expected._fields
         for slug, entry in self.shops.items():
             stages = entry.get("stages")
             for tenant, block in ((Tenant(slug), entry),
                                   *((Tenant(slug, st), (stages or {}).get(st) or {})
                                     for st in (stages or ()))):
-                for v in expected(tenant):
-                    if v:
-                        add(v.lower(), tenant)
+                for field, v in zip(fields, expected(tenant), strict=True):
+                    if not v:
+                        continue
+                    low = v.lower()
+                    first = add(low, tenant)
+                    if field in _REGISTRY_IDS:
+                        if first != tenant:  # this registry id is another tenant's
+                            conflicts.append((field, v, first, tenant))
+                        else:
+                            by_id.setdefault(low, field)
+                    elif first != tenant and low in by_id:  # an earlier registry id took it
+                        conflicts.append((by_id[low], v, tenant, first))
                 kv = block.get("kv_namespaces")
                 if kv:
                     for v in kv:
                         if v:
                             add(v.lower(), tenant)
+        self.id_conflicts = conflicts
+        self._owner_index = owners
         return owners
 
     def tenants(self) -> Iterator[Tenant]:
@@ -545,14 +569,25 @@ def load_fleet(path: Path) -> Fleet:
             hint="rename one of the shops (or the stage), or give stages a naming template "
                  'that cannot collide with a shop slug (e.g. "helm-{slug}--{stage}")')
     owners = fleet.owner_index()
+    if fleet.id_conflicts:
+        # (field, value, owner, taker): `taker`'s registry entry lists, as `field`, a resource
+        # identity `owner` already has (its own registry id, or a name its templates give it)
+        field, value, owner, taker = fleet.id_conflicts[0]
+        where = ("shops", taker.shop) + (() if taker.stage is None
+                                         else ("stages", taker.stage)) + (field,)
+        span = doc.span(where)
+        raise UsageError(
+            f"{path}:{span.line}:{span.col}: {field} {value!r} of {taker.label()} is "
+            f"{owner.label()}'s: every resource identity belongs to exactly one tenant",
+            hint="give each shop (and stage) its own database and preview resources")
     for kind, names in (("services", fleet.shared_services), ("kv_namespaces", fleet.shared_kv)):
         for name in sorted(names):
-            owner = owners.get(name.lower()) if isinstance(name, str) else None
-            if owner is not None:
+            holder = owners.get(name.lower()) if isinstance(name, str) else None
+            if holder is not None:
                 span = doc.span(("shared", kind))
                 raise UsageError(
                     f"{path}:{span.line}:{span.col}: shared {kind} entry {name!r} is "
-                    f"{owner.label()}'s own resource: listing it as shared would let every "
+                    f"{holder.label()}'s own resource: listing it as shared would let every "
                     "shop bind it",
                     hint="remove it from \"shared\" (a shared resource belongs to no shop)")
     return fleet
