@@ -41,6 +41,7 @@ SKIP_DIRS = frozenset({"node_modules", ".git"})  # never walked (installed or gi
 CONFIG = "config"  # a wrangler config file name (any case)
 DOTENV = "dotenv"  # .env, .env.* (wrangler loads .env, .env.local, .env.<env>[.local])
 DEV_VARS = "dev-vars"  # .dev.vars, .dev.vars.*
+NPMRC = "npmrc"  # .npmrc: npm's project settings (install wrangler's tree with them)
 REDIRECT_KIND = "redirect"  # .wrangler/deploy/config.json
 WRANGLER_NOT_DIR = "wrangler-not-dir"  # a .wrangler that is a symlink or not a directory
 SYMLINK_DIR = "symlink-dir"  # a symlink to a folder: not walked, so what is in it is unseen
@@ -65,6 +66,8 @@ def kind_of(name: str) -> str | None:
         return DOTENV
     if low == ".dev.vars" or low.startswith(".dev.vars."):
         return DEV_VARS
+    if low == ".npmrc":
+        return NPMRC
     if low == ".wrangler":
         return ".wrangler"
     return None
@@ -168,7 +171,7 @@ def ancestors_above(root: Path) -> Iterator[tuple[Path, Found]]:
             kind = kind_of(entry.name)
             if kind is None:
                 continue
-            if kind == CONFIG or (in_repo and kind in (DOTENV, DEV_VARS)):
+            if kind == CONFIG or (in_repo and kind in (DOTENV, DEV_VARS, NPMRC)):
                 yield parent, Found(entry.name, kind)
             elif kind == ".wrangler":
                 for found in _redirects(str(parent), "", entry):
@@ -181,7 +184,7 @@ def dir_inputs(folder: str, *, env_files: bool) -> list[str]:
     out: list[str] = []
     for entry in _entries(folder) or ():
         kind = kind_of(entry.name)
-        if kind is None or (not env_files and kind in (DOTENV, DEV_VARS)):
+        if kind is None or (not env_files and kind in (DOTENV, DEV_VARS, NPMRC)):
             continue
         if kind == ".wrangler":
             out.extend(f.rel for f in _redirects(folder, "", entry))

@@ -9,6 +9,10 @@ checks, wherever wrangler could read it:
 - `.wrangler/deploy/config.json` (a *redirect*: `deploy`, `versions upload`,
   `versions deploy` and `preview` deploy the config its `configPath` names instead) in any
   folder of the repository or above it, and a `.wrangler` that is a symlink or a file;
+- `.npmrc` anywhere in the fleet repository (and above the fleet root inside the git work
+  tree): npm's project settings, read when wrangler's tree is installed there; they can
+  name the program npm runs for git dependencies (`git=`, run even with `--ignore-scripts`)
+  or the registry the packages come from (the deploy workflow refuses to install with one);
 - a symlink to a folder anywhere in the repository (outside `node_modules` and `.git`):
   helm-guard does not walk through links, so a `.env`, redirect or config in the linked
   folder would be unseen (deny by default);
@@ -65,7 +69,7 @@ SCOPE = "fleet"
 SUMMARY = ("A file wrangler reads besides the checked config (.env, redirect, parent config), "
            "or a symlinked folder hiding one.")
 
-_KINDS = frozenset({si.DOTENV, si.DEV_VARS, si.REDIRECT_KIND, si.WRANGLER_NOT_DIR,
+_KINDS = frozenset({si.DOTENV, si.DEV_VARS, si.NPMRC, si.REDIRECT_KIND, si.WRANGLER_NOT_DIR,
                     si.SYMLINK_DIR, si.UNREADABLE})
 # variables that steer wrangler or the Node process it runs in (names only are ever shown)
 _STEERING = re.compile(r"(?:CLOUDFLARE_|WRANGLER_|CF_|NODE_|WORKERS_CI|XDG_|DOCKER_|npm_config_)"
@@ -120,6 +124,14 @@ def _problem(root: Any, path: str, kind: str, shop: str | None) -> Problem:
         msg = (f"{rel} is a .dev.vars file: local secrets that `wrangler dev` and `wrangler "
                "types` read beside the config (getVarsForDev); committed, they are published "
                "and travel with every checkout; delete it and add .dev.vars* to .gitignore")
+    elif kind == si.NPMRC:
+        msg = (f"{rel} is an .npmrc file: npm reads it when wrangler's tree is installed in "
+               "this repository (`npm ci`/`npm install` by an operator or a CI job), and it "
+               "can name the program npm runs for git dependencies (`git=`, run even with "
+               "--ignore-scripts), the shell for scripts, the registry the packages come from "
+               "and whether install scripts run; the deploy workflow refuses to install with "
+               "one; delete it (registry credentials belong in the user's ~/.npmrc or the CI "
+               "job's settings)")
     elif kind == si.REDIRECT_KIND:
         where = posixpath.dirname(posixpath.dirname(posixpath.dirname(rel))) or "."
         msg = (f"{rel} is a wrangler deploy redirect: `wrangler deploy`, `versions upload`, "
