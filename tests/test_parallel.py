@@ -9,6 +9,8 @@ import os
 import uuid
 from pathlib import Path
 
+import pytest
+
 from helm_guard.checker import PARALLEL_MIN_FILES, CheckResult, run_check
 from helm_guard.fleet import Fleet, load_fleet
 
@@ -77,7 +79,15 @@ def _both_ways(root: Path) -> tuple[Fleet, CheckResult, CheckResult]:
     return fleet, serial, parallel
 
 
-def test_parallel_and_serial_checks_agree(tmp_path: Path) -> None:
+@pytest.mark.parametrize("batch", [None, 1, 7, 10**6], ids=["default", "1", "7", "whole"])
+def test_parallel_and_serial_checks_agree(tmp_path: Path, batch: int | None,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """...whatever the worker's batch size (`checker.BATCH_FILES`): an identity used in two
+    batches of one worker, or two workers, is one collision (HG601)."""
+    from helm_guard import checker
+
+    if batch is not None:
+        monkeypatch.setattr(checker, "BATCH_FILES", batch)
     n = PARALLEL_MIN_FILES + 100
     slugs = _fleet(tmp_path, n)
     shop = tmp_path / "shops"
