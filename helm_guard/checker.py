@@ -177,7 +177,7 @@ class _MapResult(NamedTuple):
 
 
 def _map(ctx: Context, shapes: types.Shapes, skip_clean: bool,
-         harvest: Harvest | None) -> _MapResult:
+         harvest: Harvest | None, summarize: bool = True) -> _MapResult:
     findings: list[Finding] = []
     collected: dict[str, list[Any]] = {}
     # the targets the clean-shape rules must still see (all of them without the shortcut)
@@ -194,7 +194,7 @@ def _map(ctx: Context, shapes: types.Shapes, skip_clean: bool,
             items = [x for f in ctx.files for x in fleet_rule.collect(f, ctx)]
             # a rule may boil its items down where they were collected (in the worker)
             collected[fleet_rule.ID] = [fleet_rule.summarize(items)] \
-                if types.summarizes(fleet_rule) else items
+                if summarize and types.summarizes(fleet_rule) else items
     shops = {t.shop for t in ctx.targets if t.shop}
     harvested = [x for f in ctx.files for x in harvest(f)] if harvest is not None else []
     return _MapResult(findings, collected, len(ctx.targets), shops, [], harvested)
@@ -212,8 +212,8 @@ def _map_chunk(template: Context, chunk: Sequence[ConfigEntry], shapes: types.Sh
     The chunk is mapped `BATCH_FILES` configs at a time, each batch's files released before
     the next is read: a parallel run keeps no file (`CheckResult.context` holds none), so a
     worker's memory stays that of one batch, reused, instead of growing with its share of the
-    fleet (fewer page faults: the new memory a process touches costs system time). Fleet
-    rules get one summary per batch; their `check` takes a list of parts either way."""
+    fleet (fewer page faults: the new memory a process touches costs system time). What the
+    fleet rules collect (small records) is kept and boiled down once for the whole chunk."""
     cache = dict(template.cache)
     parts: list[_MapResult] = []
     for start in range(0, len(chunk), BATCH_FILES):
@@ -223,13 +223,18 @@ def _map_chunk(template: Context, chunk: Sequence[ConfigEntry], shapes: types.Sh
         ctx._owners = template._owners
         ctx.covered = template.covered
         ctx.cache = cache
-        parts.append(_with_absent(_map(ctx, shapes, skip_clean, harvest), batch, ctx.files))
+        parts.append(_with_absent(_map(ctx, shapes, skip_clean, harvest, summarize=False),
+                                  batch, ctx.files))
         for f in ctx.files:  # ConfigFile <-> TargetInfo is a cycle, and the GC is off
             f.targets = []
+    collected: dict[str, list[Any]] = {}
+    for rule in shapes.fleet:  # the chunk's items, boiled down once (one summary per worker)
+        if types.collects(rule):
+            items = [x for p in parts for x in p.collected.get(rule.ID, ())]
+            collected[rule.ID] = [rule.summarize(items)] if types.summarizes(rule) else items
     return _MapResult(
         [x for p in parts for x in p.findings],
-        {rule: [x for p in parts for x in p.collected.get(rule, ())]
-         for rule in {r for p in parts for r in p.collected}},
+        collected,
         sum(p.targets for p in parts),
         {shop for p in parts for shop in p.shops},
         [rel for p in parts for rel in p.absent],
