@@ -190,3 +190,31 @@ def test_hg901_literal_gate_is_the_regex() -> None:
         assert hg901.has_literal(text) is want, text
         hits += want
     assert 0 < hits < 20000  # both answers were exercised
+
+
+def test_hg601_light_collect_names_exactly_the_full_records(tmp_path: Path) -> None:
+    """HG601's map phase sends (identity, config) pairs (`collect`); where each use is comes
+    from `records` only for identities used twice. Both walk the targets: they must list the
+    same identities, in the same order, for every config (queues, workflows, KV, routes, an
+    env, a shared KV namespace and a Worker name used twice included)."""
+    from helm_guard.context import Context, load_files
+    from helm_guard.rules import hg601_shared_resource as hg601
+    from tests.fleets import ACME, copy_example
+
+    root = copy_example(tmp_path / "fleet")
+    edit(root / ACME, '"vars": {', '"queues": {"producers": [{"binding": "Q", "queue": "Orders"}],'
+         ' "consumers": [{"queue": "orders", "dead_letter_queue": "DLQ"}, "junk"]},'
+         ' "workflows": [{"binding": "W", "name": "Checkout", "class_name": "C"}, 7],'
+         ' "kv_namespaces": [{"binding": "K", "id": "0F2AC74B498B48028CB68387C421E279",'
+         ' "preview_id": ""}], "vars": {')
+    fleet = load_fleet(root / "helm-fleet.jsonc")
+    assert fleet.doc is not None
+    ctx = Context(fleet, load_files(fleet), fleet.doc)
+    labels = set()
+    for f in ctx.files:
+        light = list(hg601.collect(f, ctx))
+        full = [(f"{r[0]}\0{r[1]}", r[2]) for r in hg601.records(f, ctx)]
+        assert light == full, f.rel
+        labels.update(key.split("\0")[0] for key, _ in light)
+    assert {"Worker name", "D1 database_id", "R2 bucket", "Queue", "Workflow", "KV namespace",
+            "route"} <= labels, labels

@@ -113,19 +113,23 @@ class WranglerPackage(NamedTuple):
     version: str
 
 
-_VERIFIED: dict[tuple[str, int, int], str] = {}  # (path, size, mtime_ns) -> sha256
+_HASHED: dict[tuple[int, int, int, int, int], str] = {}  # (dev, ino, size, mtime, ctime) -> sha
 
 
-def _sha256(path: Path) -> str:
-    st = path.stat()
-    key = (str(path), st.st_size, st.st_mtime_ns)
-    digest = _VERIFIED.get(key)
+def file_sha256(path: Path, st: os.stat_result | None = None) -> str:
+    """The SHA-256 of file `path` (`st`: its `stat`, when the caller has it), memoised within
+    this process only, by device, inode, size, modification and change time: a file rewritten
+    in place changes its change time, so it is hashed again (never memoised on disk). Used for
+    wrangler's entry files here and its whole dependency closure (`tree.verify_tree`)."""
+    st = path.stat() if st is None else st
+    key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    digest = _HASHED.get(key)
     if digest is None:
         h = hashlib.sha256()
         with path.open("rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 h.update(chunk)
-        digest = _VERIFIED[key] = h.hexdigest()
+        digest = _HASHED[key] = h.hexdigest()
     return digest
 
 
@@ -160,7 +164,7 @@ def pinned_package(executable: Path, *, source: str) -> WranglerPackage:
     for rel, want in PINNED_FILES.items():
         path = root / rel
         try:
-            got = _sha256(path)
+            got = file_sha256(path)
         except OSError as exc:
             raise SandboxError(f"wrangler {PINNED_VERSION} at {root}: {rel} is unreadable "
                                f"({exc.strerror or exc})", hint=hint) from None

@@ -59,7 +59,6 @@ from a clean `npm ci --ignore-scripts` of helm-guard's lock on the platform to c
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import stat
@@ -69,7 +68,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from helm_guard.cloudflare.sandbox import PINNED_VERSION, SandboxError
+from helm_guard.cloudflare.sandbox import PINNED_VERSION, SandboxError, file_sha256
 
 MANIFEST = Path(__file__).with_name("wrangler_tree.json")
 ROOT_KEY = "node_modules/wrangler"
@@ -88,21 +87,6 @@ class Verified(NamedTuple):
     packages: int
     files: int
     bytes: int
-
-
-_MEMO: dict[tuple[int, int, int, int, int], str] = {}  # (dev, ino, size, mtime, ctime) -> sha
-
-
-def _digest(path: Path, st: os.stat_result) -> str:
-    key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-    got = _MEMO.get(key)
-    if got is None:
-        h = hashlib.sha256()
-        with path.open("rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-        got = _MEMO[key] = h.hexdigest()
-    return got
 
 
 @cache
@@ -247,7 +231,7 @@ def _check_package(pkg_dir: Path, key: str, rec: Mapping[str, Any], base: Path
             a_size, a_sha = allowed.split(":")
             if st.st_size == int(a_size):
                 try:
-                    ok = _digest(path, st) == a_sha
+                    ok = file_sha256(path, st) == a_sha
                 except OSError as exc:
                     raise SandboxError(f"{name} at {where}: {rel} is unreadable "
                                        f"({exc.strerror or exc})", hint=HINT) from None

@@ -26,8 +26,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from helm_guard.cloudflare.sandbox import PINNED_VERSION, SandboxError, find_node
+from helm_guard.cloudflare.sandbox import file_sha256 as digest
 from helm_guard.cloudflare.tree import MANIFEST, ROOT_KEY, resolve_name, walk_files
-from helm_guard.cloudflare.tree import _digest as digest
 
 #: postinstall outputs: (package, file) -> name prefix of the platform packages it copies from
 #: (esbuild's and workerd's `install.js`, `maybeOptimizePackage`).
