@@ -22,7 +22,7 @@ import os
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from helm_guard.globs import expand
@@ -266,9 +266,13 @@ PARTS = [
 ]  # fmt: skip
 
 
-@settings(max_examples=200, deadline=None)
+# derandomize: the same 200 patterns on every run (a randomly drawn `**/**/**/*` made
+# glob.glob, which follows the tree's `loop` symlink at every `**` level, run for minutes);
+# at most one `**`: one of them already walks every link level glob does
+@settings(max_examples=200, deadline=None, derandomize=True)
 @given(parts=st.lists(st.sampled_from(PARTS), min_size=1, max_size=4))
 def test_generated_patterns_match_glob(tree: str, parts: list[str]) -> None:
+    assume(parts.count("**") <= 1)
     pattern = "/".join(parts)
     result = expand(tree, pattern)
     assert sorted(rel for rel, _ in result) == _glob(tree, pattern)
